@@ -1,0 +1,139 @@
+"""Rich renderings of results for the terminal. Formatting only: no statistics here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Group as Stack
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from delphi.core.analysis import ItemResult, RoundResult
+from delphi.core.models import Manifest, Settings
+from delphi.core.stats import round_half_up
+
+AGREE_MARK = "✔"
+DIVERGE_MARK = "◆"
+
+
+def num(value: float | None, places: int = 1) -> str:
+    """A statistic for display: rounded half up, a dash when there is none."""
+    return "–" if value is None else str(round_half_up(value, places))
+
+
+def pct(value: float | None) -> str:
+    """A share as a whole percentage."""
+    return "–" if value is None else f"{round_half_up(value * 100, 0)}%"
+
+
+def short(text: str, limit: int = 58) -> str:
+    """A statement cut at a word boundary to about ``limit`` characters, for table cells."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:-–") + "…"
+
+
+def response_table(result: RoundResult, settings: Settings) -> Table:
+    """Invited, returned and response rate per group and overall."""
+    table = Table(title=f"Round {result.round} response", title_justify="left",
+                  show_edge=False, pad_edge=False)
+    table.add_column("Group")
+    table.add_column("Invited", justify="right")
+    table.add_column("Returned", justify="right")
+    table.add_column("Rate", justify="right")
+    labels = {g.id: g.label for g in settings.groups}
+    for gid, counts in result.response.groups.items():
+        table.add_row(labels.get(gid, gid), str(counts.invited), str(counts.returned),
+                      pct(counts.rate))
+    table.add_section()
+    table.add_row(Text("All", style="bold"), str(result.response.invited),
+                  str(result.response.returned), pct(result.response.rate))
+    return table
+
+
+def _group_medians(item: ItemResult) -> Text:
+    text = Text(" ".join(num(s.median) for s in item.groups.values()))
+    if item.divergent:
+        text.stylize("yellow")
+        text.append(f" {DIVERGE_MARK}", style="bold yellow")
+    return text
+
+
+def rating_table(title: str, items: Iterable[ItemResult], settings: Settings) -> Table:
+    """One rating section: n, median, IQR, band shares, consensus, group medians."""
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False,
+                  expand=True)
+    table.add_column("Item", no_wrap=True)
+    table.add_column("Statement", ratio=1, overflow="fold", min_width=16)
+    table.add_column("n", justify="right")
+    table.add_column("Med", justify="right")
+    table.add_column("IQR", justify="right")
+    for band in settings.bands:
+        table.add_column(f"{band.min}-{band.max}", justify="right")
+    table.add_column("Consensus", no_wrap=True)
+    table.add_column(" ".join(g.id[:3].capitalize() for g in settings.groups), no_wrap=True)
+    for item in items:
+        consensus = (Text(f"{AGREE_MARK} {item.consensus}", style="bold green")
+                     if item.consensus else Text(""))
+        shares = []
+        for band in settings.bands:
+            share = Text(pct(item.bands.get(band.name)))
+            if item.consensus == band.name:
+                share.stylize("bold green")
+            shares.append(share)
+        table.add_row(item.id, short(item.text), str(item.n), num(item.median), num(item.iqr),
+                      *shares, consensus, _group_medians(item),
+                      style="bold" if item.consensus else None)
+    return table
+
+
+def ranking_table(title: str, items: Iterable[ItemResult], settings: Settings) -> Table:
+    """One ranking section: rank, then median (mean) overall and per group."""
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False,
+                  expand=True)
+    table.add_column("Rank", justify="right")
+    table.add_column("Option", ratio=1, overflow="fold", min_width=16)
+    for group in settings.groups:
+        table.add_column(group.id.capitalize(), justify="right", no_wrap=True)
+    table.add_column("All", justify="right", no_wrap=True)
+    table.add_column("n", justify="right")
+    ordered = sorted(items, key=lambda i: (i.rank is None, i.rank or 0))
+    for item in ordered:
+        cells = [f"{num(s.median)} ({num(s.mean)})" for s in item.groups.values()]
+        table.add_row("–" if item.rank is None else str(item.rank), short(item.text), *cells,
+                      Text(f"{num(item.median)} ({num(item.mean)})", style="bold"),
+                      str(item.n))
+    return table
+
+
+def analysis_view(result: RoundResult, manifest: Manifest, settings: Settings) -> RenderableType:
+    """The whole human report of ``delphi analyse``."""
+    parts: list[RenderableType] = [Text(result.study, style="bold"), response_table(result,
+                                                                                    settings)]
+    by_section: dict[str, list[ItemResult]] = {}
+    for item in result.items:
+        by_section.setdefault(item.section, []).append(item)
+    for section in manifest.sections:
+        items = by_section.get(section.id, [])
+        if not items:
+            continue
+        parts.append(Text(""))
+        if section.kind == "ranking":
+            parts.append(ranking_table(f"{section.title} — median (mean), ranked", items,
+                                       settings))
+        else:
+            parts.append(rating_table(section.title, items, settings))
+    groups = ", ".join(f"{g.id[:3].capitalize()} = {g.label}" for g in settings.groups)
+    groups = groups if len(settings.groups) > 1 else settings.groups[0].label
+    parts.append(Text(""))
+    parts.append(Text(
+        f"{AGREE_MARK} consensus: at least {pct(settings.consensus.threshold)} of ratings in one "
+        f"band.  {DIVERGE_MARK} groups diverge: medians {num(settings.divergence.threshold)} or "
+        f"more apart.  Group medians: {groups}.  Quartiles: {settings.quartiles}.",
+        style="dim"))
+    if result.response.returned == 0:
+        parts.append(Text(f"0 of {result.response.invited} returned: no ratings to analyse yet.",
+                          style="bold yellow"))
+    parts.append(Text(result.summary_line([b.name for b in settings.bands]), style="bold"))
+    return Stack(*parts)

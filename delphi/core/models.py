@@ -1,0 +1,407 @@
+"""Models of everything a study folder holds: settings, item bank, roster, manifest, returns.
+
+Pure data and the checks that need nothing but the data: these models know nothing of files.
+Every model forbids unknown keys, so a typo in a YAML key fails loudly instead of being ignored.
+Checks that span several files (a panellist's group exists in the settings, say) live in
+:mod:`delphi.core.checks`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+Identifier = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                      pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"),
+]
+Code = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32,
+                      pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"),
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors; models are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+class Scale(Strict):
+    """The integer rating scale."""
+
+    min: int = 1
+    max: int = 9
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scale:
+        if self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+class Band(Strict):
+    """A named range of ratings, e.g. ``agree`` = 7-9."""
+
+    name: Identifier
+    min: int
+    max: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Band:
+        if self.min > self.max:
+            raise ValueError(f"band {self.name!r}: min ({self.min}) is above max ({self.max})")
+        return self
+
+    def __contains__(self, rating: int) -> bool:
+        return self.min <= rating <= self.max
+
+
+class ConsensusRule(Strict):
+    """When an item has reached consensus: ``threshold`` of its ratings in one band."""
+
+    rule: Literal["banded"] = "banded"
+    threshold: float = Field(0.75, gt=0.5, le=1.0,
+                             description="share of raters in one band; above 0.5, so one band "
+                                         "at most")
+
+
+class DivergenceRule(Strict):
+    """When stakeholder groups diverge: their medians lie ``threshold`` or more apart."""
+
+    threshold: float = Field(2.0, gt=0)
+
+
+class Group(Strict):
+    """A stakeholder group of the panel."""
+
+    id: Identifier
+    label: Text
+
+
+class MailSettings(Strict):
+    """SMTP settings for ``delphi send``; credentials come from the environment only."""
+
+    host: Text
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    sender: Text
+
+
+Anchors = dict[int, Text]
+
+
+def _check_anchors(anchors: Anchors, scale: Scale) -> None:
+    outside = [k for k in anchors if not scale.min <= k <= scale.max]
+    if outside:
+        raise ValueError(f"anchor {outside[0]} lies outside the scale {scale.min}-{scale.max}")
+
+
+class Settings(Strict):
+    """``study.yaml``."""
+
+    title: Text
+    scale: Scale = Scale()
+    anchors: Anchors = Field(default_factory=dict)
+    bands: list[Band]
+    consensus: ConsensusRule = ConsensusRule()
+    divergence: DivergenceRule = DivergenceRule()
+    quartiles: Literal["linear", "spss"] = "linear"
+    groups: list[Group] = Field(min_length=1)
+    item_bank: str | list[str] = "questionnaires/items.yaml"
+    roster: str | list[str] = "panels/panel.yaml"
+    mail: MailSettings | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        _check_anchors(self.anchors, self.scale)
+        names = [b.name for b in self.bands]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"band name {dupes[0]!r} is used twice")
+        ordered = sorted(self.bands, key=lambda b: b.min)
+        if not ordered:
+            raise ValueError("bands: at least one band is needed")
+        if ordered[0].min != self.scale.min:
+            raise ValueError(f"bands leave a gap: the scale starts at {self.scale.min}, "
+                             f"the first band at {ordered[0].min}")
+        if ordered[-1].max != self.scale.max:
+            raise ValueError(f"bands leave a gap: the scale ends at {self.scale.max}, "
+                             f"the last band at {ordered[-1].max}")
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if b.min <= a.max:
+                raise ValueError(f"bands overlap: {a.name!r} ({a.min}-{a.max}) and "
+                                 f"{b.name!r} ({b.min}-{b.max})")
+            if b.min > a.max + 1:
+                raise ValueError(f"bands leave a gap: nothing covers {a.max + 1}-{b.min - 1} "
+                                 f"between {a.name!r} and {b.name!r}")
+        ids = [g.id for g in self.groups]
+        dupes = sorted({g for g in ids if ids.count(g) > 1})
+        if dupes:
+            raise ValueError(f"group id {dupes[0]!r} is used twice")
+        return self
+
+    @property
+    def item_bank_files(self) -> list[str]:
+        """The item bank file(s), relative to the study folder."""
+        return [self.item_bank] if isinstance(self.item_bank, str) else list(self.item_bank)
+
+    @property
+    def roster_files(self) -> list[str]:
+        """The roster file(s), relative to the study folder."""
+        return [self.roster] if isinstance(self.roster, str) else list(self.roster)
+
+    @property
+    def group_ids(self) -> list[str]:
+        """Group ids in display order."""
+        return [g.id for g in self.groups]
+
+    def band_of(self, rating: int) -> str:
+        """The name of the band a rating falls in."""
+        for band in self.bands:
+            if rating in band:
+                return band.name
+        raise ValueError(f"rating {rating} is outside every band")
+
+
+# --------------------------------------------------------------------------- item bank
+
+
+class Revision(Strict):
+    """A rewording of an item from a given round on (same id)."""
+
+    round: int = Field(ge=2)
+    text: Text
+
+
+ItemId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32,
+                      pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"),
+]
+
+
+class Item(Strict):
+    """One statement (rating section) or option (ranking section)."""
+
+    id: ItemId
+    text: Text
+    introduced: int = Field(1, ge=1)
+    revisions: list[Revision] = Field(default_factory=list)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_is_text(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError("item ids must be quoted so that 1.10 stays 1.10: "
+                             f'write id: "{value}"')
+        return value
+
+    @model_validator(mode="after")
+    def _revisions_ordered(self) -> Item:
+        rounds = [r.round for r in self.revisions]
+        if rounds != sorted(set(rounds)):
+            raise ValueError("revisions must name each round once, in increasing order")
+        if rounds and rounds[0] <= self.introduced:
+            raise ValueError(f"a revision for round {rounds[0]} comes before or with the item's "
+                             f"introduction in round {self.introduced}")
+        return self
+
+    def text_in(self, round_no: int) -> str:
+        """The wording asked in ``round_no``: the latest revision in force, else the original."""
+        text = self.text
+        for rev in self.revisions:
+            if rev.round <= round_no:
+                text = rev.text
+        return text
+
+
+class Section(Strict):
+    """A block of items with one kind and, optionally, its own anchors."""
+
+    id: Identifier
+    title: Text
+    kind: Literal["rating", "ranking"] = "rating"
+    intro: str | None = None
+    anchors: Anchors | None = None
+    rounds: list[int] | None = Field(None, description="rounds a ranking section is asked in")
+    items: list[Item] = Field(min_length=1)
+
+    def asked_in(self, round_no: int) -> bool:
+        """Whether this section is asked in ``round_no`` at all."""
+        if self.rounds is not None:
+            return round_no in self.rounds
+        return self.kind == "rating" or round_no == 1
+
+
+class ItemBank(Strict):
+    """``questionnaires/*.yaml``: every statement the study may ask, in sections."""
+
+    sections: list[Section] = Field(min_length=1)
+
+    def items(self) -> list[tuple[Section, Item]]:
+        """Every item with its section, in questionnaire order."""
+        return [(s, i) for s in self.sections for i in s.items]
+
+
+# --------------------------------------------------------------------------- roster
+
+
+Attribute = str | list[str]
+
+
+class Panellist(Strict):
+    """A member of the panel. Only ``code`` ever appears on what other panellists receive."""
+
+    code: Code
+    name: Text
+    email: str | None = None
+    group: Identifier
+    attributes: dict[Identifier, Attribute] = Field(default_factory=dict)
+    delivery: Literal["email", "post"] = "email"
+    address: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value.strip()):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value.strip() if value else value
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Panellist:
+        if self.delivery == "post" and not (self.address and self.address.strip()):
+            raise ValueError(f"{self.code}: delivery is post but there is no address")
+        if self.delivery == "email" and not self.email:
+            raise ValueError(f"{self.code}: delivery is email but there is no email")
+        return self
+
+    def attribute_values(self, name: str) -> list[str]:
+        """An attribute as a list (multi-valued attributes count in each value)."""
+        value = self.attributes.get(name)
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else list(value)
+
+
+class Roster(Strict):
+    """``panels/*.yaml``: who is on the panel."""
+
+    panellists: list[Panellist] = Field(min_length=1)
+
+    def by_code(self) -> dict[str, Panellist]:
+        """Panellists keyed by code."""
+        return {p.code: p for p in self.panellists}
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def content_hash(payload: Any) -> str:
+    """SHA-256 (hex) of a JSON-serialisable value in canonical form."""
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ManifestSection(Strict):
+    """A section as asked in one round."""
+
+    id: Identifier
+    title: Text
+    kind: Literal["rating", "ranking"] = "rating"
+    intro: str | None = None
+    anchors: Anchors = Field(default_factory=dict)
+
+
+class ManifestItem(Strict):
+    """An item exactly as asked in one round."""
+
+    id: ItemId
+    section: Identifier
+    kind: Literal["rating", "ranking"] = "rating"
+    text: Text
+    hash: str
+
+    @staticmethod
+    def hash_of(item_id: str, section: str, kind: str, text: str) -> str:
+        """Content hash of one item's identity and wording."""
+        return content_hash({"id": item_id, "section": section, "kind": kind, "text": text})
+
+    @model_validator(mode="after")
+    def _hash_matches(self) -> ManifestItem:
+        expected = self.hash_of(self.id, self.section, self.kind, self.text)
+        if self.hash != expected:
+            raise ValueError(f"item {self.id}: hash does not match its text; the manifest of a "
+                             "past round must not be edited")
+        return self
+
+
+class Manifest(Strict):
+    """``rounds/round-N/questionnaire.yaml``: what was asked in a round, and of whom."""
+
+    study: Text
+    round: int = Field(ge=1)
+    sections: list[ManifestSection]
+    items: list[ManifestItem]
+    invited: list[Code]
+    hash: str
+
+    @staticmethod
+    def hash_of(round_no: int, sections: list[ManifestSection], items: list[ManifestItem],
+                invited: list[str]) -> str:
+        """Hash of a whole manifest (round, sections, items and invited codes)."""
+        return content_hash({
+            "round": round_no,
+            "sections": [s.model_dump(mode="json") for s in sections],
+            "items": [i.model_dump(mode="json") for i in items],
+            "invited": invited,
+        })
+
+    @model_validator(mode="after")
+    def _hash_matches(self) -> Manifest:
+        if self.hash != self.hash_of(self.round, self.sections, self.items, self.invited):
+            raise ValueError("hash does not match the manifest's content; the manifest of a "
+                             "past round must not be edited")
+        return self
+
+    def item_ids(self) -> list[str]:
+        """Ids of the items asked, in order."""
+        return [i.id for i in self.items]
+
+    def rating_items(self) -> list[ManifestItem]:
+        """Items of rating sections."""
+        return [i for i in self.items if i.kind == "rating"]
+
+
+# --------------------------------------------------------------------------- returns
+
+
+class PanelReturn(Strict):
+    """One panellist's answers to one round. ``None`` (or absence) means no answer."""
+
+    code: Code
+    ratings: dict[str, int | None] = Field(default_factory=dict)
+    comments: dict[str, str] = Field(default_factory=dict)
+    suggestions: str | None = None
+    source: str | None = Field(None, description="file (and row) the return was read from")
+
+    def rating(self, item_id: str) -> int | None:
+        """The rating given to an item, or ``None``."""
+        return self.ratings.get(item_id)

@@ -1,0 +1,297 @@
+"""The study folder: reads and validates every file, and writes results atomically.
+
+Layout (see the study format): ``study.yaml``, the item bank and roster files it names,
+and ``rounds/round-N/`` with ``questionnaire.yaml`` (the manifest), ``returns/*.csv`` and the
+``results.*`` files ``delphi analyse`` writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+from delphi.core.analysis import RoundResult
+from delphi.core.checks import check_bank, check_manifest, check_roster
+from delphi.core.models import (
+    ItemBank,
+    Manifest,
+    PanelReturn,
+    Roster,
+    Settings,
+)
+from delphi.errors import DelphiError, MissingFile, Problem, RoundStateError, StudyInvalid
+from delphi.store.returns_csv import ReturnsReader
+from delphi.store.yamlfile import dump_yaml, line_of, load_model
+
+SETTINGS_FILE = "study.yaml"
+ROUND_DIR = re.compile(r"^round-([1-9][0-9]*)$")
+
+T = TypeVar("T")
+
+
+def atomic_write(files: dict[Path, str]) -> None:
+    """Write several text files so that each is either wholly old or wholly new.
+
+    Every file is first written to a temporary file beside it; only when all are written are
+    they renamed into place, so a failure leaves every file as it was.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            staged.append((tmp, path))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+class Study:
+    """A study folder. Files are loaded lazily, validated once, and cached."""
+
+    def __init__(self, root: Path | str = ".") -> None:
+        self.root = Path(root)
+
+    # ------------------------------------------------------------------ paths
+
+    def display(self, path: Path) -> str:
+        """A path as the user should see it: relative to the study folder when inside it."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def round_dir(self, round_no: int) -> Path:
+        """``rounds/round-N``."""
+        return self.root / "rounds" / f"round-{round_no}"
+
+    def manifest_path(self, round_no: int) -> Path:
+        """``rounds/round-N/questionnaire.yaml``."""
+        return self.round_dir(round_no) / "questionnaire.yaml"
+
+    def returns_dir(self, round_no: int) -> Path:
+        """``rounds/round-N/returns``."""
+        return self.round_dir(round_no) / "returns"
+
+    def _inside(self, relative: str, what: str) -> Path:
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise StudyInvalid(Problem(f"{what} {relative!r} lies outside the study folder",
+                                       file=SETTINGS_FILE, line=line_of(self.root / SETTINGS_FILE,
+                                                                        (what,))))
+        return self.root / relative
+
+    # ------------------------------------------------------------------ loading
+
+    @cached_property
+    def settings(self) -> Settings:
+        """``study.yaml``, validated."""
+        path = self.root / SETTINGS_FILE
+        if not path.exists():
+            raise MissingFile(self.display(path),
+                              "is this a study folder? Pass --study DIR to point at one")
+        settings, _ = load_model(path, SETTINGS_FILE, Settings)
+        return settings
+
+    @cached_property
+    def bank(self) -> ItemBank:
+        """The item bank (all files named by ``item_bank``, sections in order), validated."""
+        sections = []
+        problems: list[Problem] = []
+        for relative in self.settings.item_bank_files:
+            path = self._inside(relative, "item_bank")
+            bank, _ = load_model(path, relative, ItemBank)
+            problems += [p.at(relative, line_of(path, p.loc))
+                         for p in check_bank(bank, self.settings)]
+            sections += bank.sections
+        merged = ItemBank(sections=sections)
+        if not problems and len(self.settings.item_bank_files) > 1:
+            problems += [p.at(", ".join(self.settings.item_bank_files))
+                         for p in check_bank(merged, self.settings)]
+        if problems:
+            raise StudyInvalid(problems)
+        return merged
+
+    @cached_property
+    def roster(self) -> Roster:
+        """The roster (all files named by ``roster``), validated against the settings."""
+        panellists = []
+        problems: list[Problem] = []
+        for relative in self.settings.roster_files:
+            path = self._inside(relative, "roster")
+            roster, _ = load_model(path, relative, Roster)
+            problems += [p.at(relative, line_of(path, p.loc))
+                         for p in check_roster(roster, self.settings)]
+            panellists += roster.panellists
+        merged = Roster(panellists=panellists)
+        if not problems and len(self.settings.roster_files) > 1:
+            problems += [p.at(", ".join(self.settings.roster_files))
+                         for p in check_roster(merged, self.settings)]
+        if problems:
+            raise StudyInvalid(problems)
+        return merged
+
+    def rounds(self) -> list[int]:
+        """Numbers of the rounds that have a manifest, ascending."""
+        base = self.root / "rounds"
+        if not base.is_dir():
+            return []
+        found = []
+        for entry in base.iterdir():
+            match = ROUND_DIR.match(entry.name)
+            if match and (entry / "questionnaire.yaml").is_file():
+                found.append(int(match.group(1)))
+        return sorted(found)
+
+    def manifest(self, round_no: int) -> Manifest:
+        """The manifest of a round, validated against the roster."""
+        return self._cached(("manifest", round_no), lambda: self._load_manifest(round_no))
+
+    def _load_manifest(self, round_no: int) -> Manifest:
+        path = self.manifest_path(round_no)
+        display = self.display(path)
+        if not path.exists():
+            known = self.rounds()
+            hint = (f"rounds with a questionnaire: {', '.join(map(str, known))}" if known
+                    else "no round has a questionnaire yet")
+            raise RoundStateError(Problem(f"round {round_no} has no questionnaire ({hint})",
+                                          file=display))
+        manifest, _ = load_model(path, display, Manifest)
+        if manifest.round != round_no:
+            raise StudyInvalid(Problem(f"says round {manifest.round} but lies in the folder of "
+                                       f"round {round_no}", file=display,
+                                       line=line_of(path, ("round",)), field="round"))
+        problems = [p.at(display, line_of(path, p.loc))
+                    for p in check_manifest(manifest, self.roster)]
+        if problems:
+            raise StudyInvalid(problems)
+        return manifest
+
+    def return_files(self, round_no: int) -> list[Path]:
+        """The CSV files holding a round's returns."""
+        folder = self.returns_dir(round_no)
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv" and p.is_file()
+                      and not p.name.startswith("."))
+
+    def returns(self, round_no: int) -> list[PanelReturn]:
+        """A round's returns, validated against its manifest and the scale."""
+        return self._cached(("returns", round_no), lambda: self._load_returns(round_no))
+
+    def _load_returns(self, round_no: int) -> list[PanelReturn]:
+        reader = ReturnsReader(self.manifest(round_no), self.settings.scale)
+        for path in self.return_files(round_no):
+            reader.read(path, self.display(path))
+        if reader.problems:
+            raise StudyInvalid(reader.problems)
+        return reader.returns()
+
+    def has_returns(self, round_no: int) -> bool:
+        """Whether a round has any returns file."""
+        return bool(self.return_files(round_no))
+
+    def _cached(self, key: tuple[str, int], load: Callable[[], T]) -> T:
+        cache: dict[tuple[str, int], Any] = self.__dict__.setdefault("_round_cache", {})
+        if key not in cache:
+            cache[key] = load()
+        return cache[key]  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ choosing rounds
+
+    def round_to_analyse(self, requested: int | None) -> int:
+        """``--round`` if given, else the latest round with returns, else the latest round."""
+        if requested is not None:
+            if requested < 1:
+                raise RoundStateError(f"--round must be 1 or more (got {requested})")
+            return requested
+        rounds = self.rounds()
+        if not rounds:
+            raise RoundStateError("no round has a questionnaire yet: build round 1 first with "
+                                  "'delphi new-round --round 1'")
+        with_returns = [r for r in rounds if self.has_returns(r)]
+        return (with_returns or rounds)[-1]
+
+    # ------------------------------------------------------------------ validation
+
+    def problems(self) -> list[Problem]:
+        """Every problem in the study folder, not only the first (for ``delphi validate``)."""
+        problems: list[Problem] = []
+
+        def attempt(load: Callable[[], object]) -> bool:
+            try:
+                load()
+            except DelphiError as exc:
+                problems.extend(exc.problems)
+                return False
+            return True
+
+        if not attempt(lambda: self.settings):
+            return problems
+        attempt(lambda: self.bank)
+        if not attempt(lambda: self.roster):
+            return problems
+        for round_no in self.rounds():
+            if attempt(lambda r=round_no: self.manifest(r)):  # type: ignore[misc]
+                attempt(lambda r=round_no: self.returns(r))  # type: ignore[misc]
+        return problems
+
+    # ------------------------------------------------------------------ writing
+
+    def write_manifest(self, manifest: Manifest) -> Path:
+        """Write a round's manifest (``questionnaire.yaml``) atomically."""
+        path = self.manifest_path(manifest.round)
+        atomic_write({path: manifest_text(manifest)})
+        return path
+
+    def write_results(self, result: RoundResult) -> list[Path]:
+        """Write ``results.json`` and the tidy long ``results.csv`` of a round atomically."""
+        folder = self.round_dir(result.round)
+        json_path, csv_path = folder / "results.json", folder / "results.csv"
+        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+        atomic_write({json_path: text, csv_path: results_csv(result, self.settings)})
+        return [json_path, csv_path]
+
+
+def manifest_text(manifest: Manifest) -> str:
+    """The YAML text of a manifest, with a header saying not to edit it."""
+    header = (f"# Round {manifest.round} manifest written by delphi: what was asked and of "
+              "whom.\n# Do not edit: analysis checks the hashes against the content.\n")
+    return header + dump_yaml(manifest.model_dump(exclude_none=True))
+
+
+def results_csv(result: RoundResult, settings: Settings) -> str:
+    """One row per item and group (``all`` for the whole panel): a tidy long table."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    bands = [b.name for b in settings.bands]
+    writer.writerow(["round", "item", "section", "kind", "group", "n", "median", "q1", "q3",
+                     "iqr", "mean", *[f"share_{b}" for b in bands], "consensus", "divergent",
+                     "rank"])
+    for item in result.items:
+        rows = [("all", item, item.rank)] + [(g, s, s.rank) for g, s in item.groups.items()]
+        for group, s, rank in rows:
+            writer.writerow([result.round, item.id, item.section, item.kind, group, s.n,
+                             _num(s.median), _num(s.q1), _num(s.q3), _num(s.iqr), _num(s.mean),
+                             *[_num(s.bands.get(b)) for b in bands], s.consensus or "",
+                             str(item.divergent).lower(), "" if rank is None else rank])
+    return buffer.getvalue()
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
