@@ -99,14 +99,14 @@ BAD_INPUTS = {
         "study.yaml:10: quartiles:", "'type7'"),
     "overlapping bands": (
         {"study.yaml": STUDY_YAML.replace("{name: neutral,  min: 4", "{name: neutral,  min: 3")},
-        "study.yaml:", "bands overlap: 'disagree' (1-3) and 'neutral' (3-6)"),
+        "study.yaml:4: bands: bands overlap: 'disagree' (1-3) and 'neutral' (3-6)", None),
     "gap between bands": (
         {"study.yaml": STUDY_YAML.replace("{name: neutral,  min: 4", "{name: neutral,  min: 5")},
-        "study.yaml:", "bands leave a gap: nothing covers 4-4"),
+        "study.yaml:4: bands: bands leave a gap: nothing covers 4-4", None),
     "bands do not cover the scale": (
         {"study.yaml": STUDY_YAML.replace("{name: agree,    min: 7, max: 9}",
                                           "{name: agree,    min: 7, max: 8}")},
-        "study.yaml:", "the scale ends at 9"),
+        "study.yaml:4: bands: bands leave a gap: the scale ends at 9", None),
     "threshold of one half": (
         {"study.yaml": STUDY_YAML.replace("threshold: 0.75", "threshold: 0.5")},
         "study.yaml:8: consensus.threshold:", "(got 0.5)"),

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -129,21 +130,30 @@ class Settings(Strict):
     roster: str | list[str] = "panels/panel.yaml"
     mail: MailSettings | None = None
 
-    @model_validator(mode="after")
-    def _coherent(self) -> Settings:
-        _check_anchors(self.anchors, self.scale)
-        names = [b.name for b in self.bands]
+    @field_validator("anchors")
+    @classmethod
+    def _anchors_on_scale(cls, anchors: Anchors, info: ValidationInfo) -> Anchors:
+        scale = info.data.get("scale")
+        if scale is not None:
+            _check_anchors(anchors, scale)
+        return anchors
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_tile_the_scale(cls, bands: list[Band], info: ValidationInfo) -> list[Band]:
+        scale: Scale | None = info.data.get("scale")
+        names = [b.name for b in bands]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"band name {dupes[0]!r} is used twice")
-        ordered = sorted(self.bands, key=lambda b: b.min)
+        ordered = sorted(bands, key=lambda b: b.min)
         if not ordered:
-            raise ValueError("bands: at least one band is needed")
-        if ordered[0].min != self.scale.min:
-            raise ValueError(f"bands leave a gap: the scale starts at {self.scale.min}, "
+            raise ValueError("at least one band is needed")
+        if scale is not None and ordered[0].min != scale.min:
+            raise ValueError(f"bands leave a gap: the scale starts at {scale.min}, "
                              f"the first band at {ordered[0].min}")
-        if ordered[-1].max != self.scale.max:
-            raise ValueError(f"bands leave a gap: the scale ends at {self.scale.max}, "
+        if scale is not None and ordered[-1].max != scale.max:
+            raise ValueError(f"bands leave a gap: the scale ends at {scale.max}, "
                              f"the last band at {ordered[-1].max}")
         for a, b in zip(ordered, ordered[1:], strict=False):
             if b.min <= a.max:
@@ -152,11 +162,16 @@ class Settings(Strict):
             if b.min > a.max + 1:
                 raise ValueError(f"bands leave a gap: nothing covers {a.max + 1}-{b.min - 1} "
                                  f"between {a.name!r} and {b.name!r}")
-        ids = [g.id for g in self.groups]
+        return bands
+
+    @field_validator("groups")
+    @classmethod
+    def _group_ids_unique(cls, groups: list[Group]) -> list[Group]:
+        ids = [g.id for g in groups]
         dupes = sorted({g for g in ids if ids.count(g) > 1})
         if dupes:
             raise ValueError(f"group id {dupes[0]!r} is used twice")
-        return self
+        return groups
 
     @property
     def item_bank_files(self) -> list[str]:
