@@ -115,6 +115,14 @@ def _check_anchors(anchors: Anchors, scale: Scale) -> None:
         raise ValueError(f"anchor {outside[0]} lies outside the scale {scale.min}-{scale.max}")
 
 
+class FeedbackSettings(Strict):
+    """What the questionnaires show besides the per-item feedback."""
+
+    earlier_results_from: int = Field(
+        3, ge=2, description="from this round on, list items that reached consensus earlier "
+                             "and the ranking results")
+
+
 class Settings(Strict):
     """``study.yaml``."""
 
@@ -129,6 +137,7 @@ class Settings(Strict):
     item_bank: str | list[str] = "questionnaires/items.yaml"
     roster: str | list[str] = "panels/panel.yaml"
     mail: MailSettings | None = None
+    feedback: FeedbackSettings = FeedbackSettings()
 
     @field_validator("anchors")
     @classmethod

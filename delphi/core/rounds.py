@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
+from pydantic import BaseModel, ConfigDict
+
+from delphi.core.analysis import RoundResult
 from delphi.core.models import (
     ItemBank,
     Manifest,
@@ -12,6 +15,7 @@ from delphi.core.models import (
     Roster,
     Settings,
 )
+from delphi.errors import DelphiError, Problem
 
 
 def build_manifest(settings: Settings, bank: ItemBank, roster: Roster, round_no: int,
@@ -42,3 +46,54 @@ def build_manifest(settings: Settings, bank: ItemBank, roster: Roster, round_no:
     return Manifest(study=settings.title, round=round_no, sections=sections, items=items,
                     invited=invited,
                     hash=Manifest.hash_of(round_no, sections, items, invited))
+
+
+class RoundPlan(BaseModel):
+    """What the round engine decided for a new round, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    manifest: Manifest
+    dropped: dict[str, str]
+    added: list[str]
+    reworded: list[str]
+    kept: list[str]
+
+
+def plan_round(settings: Settings, bank: ItemBank, roster: Roster, round_no: int,
+               earlier: Sequence[RoundResult], keep: Collection[str] = (),
+               drop: Collection[str] = ()) -> RoundPlan:
+    """Decide round ``round_no`` from the results of the rounds before it.
+
+    Rating items that reached overall consensus in any earlier round drop out; ranking
+    sections follow their ``rounds``; items introduced in this round join; revisions for this
+    round change the wording. ``keep`` asks again items that reached consensus; ``drop``
+    leaves out items that did not.
+    """
+    known = {item.id for _, item in bank.items()}
+    for option, ids in (("--keep", keep), ("--drop", drop)):
+        unknown = sorted(set(ids) - known)
+        if unknown:
+            raise DelphiError(Problem(f"{option} {unknown[0]}: no such item in the item bank"))
+    both = sorted(set(keep) & set(drop))
+    if both:
+        raise DelphiError(Problem(f"item {both[0]} is given to both --keep and --drop"))
+
+    reached: dict[str, str] = {}
+    for result in sorted(earlier, key=lambda r: r.round):
+        for item in result.items:
+            if item.kind == "rating" and item.consensus and item.id not in reached:
+                reached[item.id] = f"consensus ({item.consensus}) in round {result.round}"
+    dropped = {i: why for i, why in reached.items() if i not in keep}
+    dropped.update({i: "dropped by the coordinator (--drop)" for i in drop})
+    manifest = build_manifest(settings, bank, roster, round_no, exclude=dropped)
+    asked = set(manifest.item_ids())
+    bank_items = dict((item.id, item) for _, item in bank.items())
+    return RoundPlan(
+        manifest=manifest,
+        dropped=dropped,
+        added=[i for i in manifest.item_ids() if bank_items[i].introduced == round_no > 1],
+        reworded=[i for i in manifest.item_ids() if round_no > 1
+                  and bank_items[i].text_in(round_no) != bank_items[i].text_in(round_no - 1)],
+        kept=sorted(set(keep) & asked & set(reached)),
+    )

@@ -1,0 +1,154 @@
+"""What each panellist is shown next to each item: the controlled feedback of the method.
+
+For round N+1, built from round N's results (reference study, section 2.7.3): the panellist's
+own previous rating, the group response (median), the consensus level (IQR), a statement when
+the stakeholder groups diverge, and the band shares overall and per group for a small chart.
+Everything here is the same for every panellist except ``own`` ratings, which are applied last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from delphi.core.analysis import ItemResult, RoundResult
+from delphi.core.models import Manifest, PanelReturn, Settings
+from delphi.core.stats import round_half_up
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BandShare(_Frozen):
+    """One band's share of one row of the chart."""
+
+    band: str
+    share: float
+
+
+class ChartRow(_Frozen):
+    """A row of an item's chart: the whole panel or one group."""
+
+    label: str
+    short: str
+    n: int
+    shares: list[BandShare]
+
+
+class ItemFeedback(_Frozen):
+    """Feedback on one item from the previous round, the same for every panellist."""
+
+    from_round: int
+    median: float | None
+    iqr: float | None
+    divergence: str | None
+    chart: list[ChartRow]
+
+
+class EarlierConsensus(_Frozen):
+    """An item that reached consensus in an earlier round (listed from round 3 on)."""
+
+    id: str
+    text: str
+    round: int
+    band: str
+    share: float
+
+
+class RankedOption(_Frozen):
+    """A ranking result shown back to the panel."""
+
+    rank: int | None
+    text: str
+    median: float | None
+    mean: float | None
+
+
+class RankingFeedback(_Frozen):
+    """A ranking section's results from the round it was asked in."""
+
+    title: str
+    round: int
+    options: list[RankedOption]
+
+
+def fmt(value: float | None) -> str:
+    """A number as printed on a questionnaire: one decimal, rounded half up."""
+    return "–" if value is None else str(round_half_up(value))
+
+
+def divergence_statement(item: ItemResult, settings: Settings) -> str | None:
+    """A sentence naming the groups and their medians, when the groups diverge."""
+    if not item.divergent:
+        return None
+    labels = {g.id: g.label for g in settings.groups}
+    parts = [f"{labels[g].lower() if i else labels[g]} {fmt(s.median)}"
+             for i, (g, s) in enumerate((g, s) for g, s in item.groups.items()
+                                        if s.median is not None)]
+    listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
+    return f"The stakeholder groups differed on this item. Group medians: {listed}."
+
+
+def item_feedback(item: ItemResult, result: RoundResult, settings: Settings) -> ItemFeedback:
+    """The shared feedback box and chart of one item."""
+    labels = {g.id: g.label for g in settings.groups}
+    rows = [ChartRow(label="All panellists", short="All", n=item.n,
+                     shares=[BandShare(band=b, share=item.bands.get(b) or 0.0)
+                             for b in item.bands])]
+    rows += [ChartRow(label=labels[g], short=g.capitalize(), n=s.n,
+                      shares=[BandShare(band=b, share=s.bands.get(b) or 0.0) for b in s.bands])
+             for g, s in item.groups.items()]
+    return ItemFeedback(from_round=result.round, median=item.median, iqr=item.iqr,
+                        divergence=divergence_statement(item, settings), chart=rows)
+
+
+def feedback_for_round(manifest: Manifest, previous: RoundResult | None,
+                       settings: Settings) -> dict[str, ItemFeedback]:
+    """Feedback for every item of ``manifest`` that the previous round asked."""
+    if previous is None:
+        return {}
+    by_id = {i.id: i for i in previous.items}
+    return {item.id: item_feedback(by_id[item.id], previous, settings)
+            for item in manifest.items if item.id in by_id and by_id[item.id].kind == "rating"}
+
+
+def own_ratings(manifest: Manifest, returns: Sequence[PanelReturn]) -> dict[str, dict[str, int]]:
+    """Each panellist's previous ratings of the items ``manifest`` asks again."""
+    asked = set(manifest.item_ids())
+    return {r.code: {i: v for i, v in r.ratings.items() if v is not None and i in asked}
+            for r in returns}
+
+
+def earlier_consensus(results: Sequence[RoundResult]) -> list[EarlierConsensus]:
+    """Rating items that reached consensus, with the round they reached it in."""
+    seen: dict[str, EarlierConsensus] = {}
+    for result in sorted(results, key=lambda r: r.round):
+        for item in result.items:
+            if item.kind == "rating" and item.consensus and item.id not in seen:
+                seen[item.id] = EarlierConsensus(
+                    id=item.id, text=item.text, round=result.round, band=item.consensus,
+                    share=item.bands.get(item.consensus) or 0.0)
+    return list(seen.values())
+
+
+def ranking_feedback(results: Sequence[RoundResult], manifest_titles: dict[str, str]
+                     ) -> list[RankingFeedback]:
+    """The latest results of each ranking section, options in rank order."""
+    latest: dict[str, tuple[int, list[ItemResult]]] = {}
+    for result in sorted(results, key=lambda r: r.round):
+        sections: dict[str, list[ItemResult]] = {}
+        for item in result.items:
+            if item.kind == "ranking":
+                sections.setdefault(item.section, []).append(item)
+        for section, items in sections.items():
+            latest[section] = (result.round, items)
+    out = []
+    for section, (round_no, items) in latest.items():
+        ordered = sorted(items, key=lambda i: (i.rank is None, i.rank or 0))
+        out.append(RankingFeedback(
+            title=manifest_titles.get(section, section), round=round_no,
+            options=[RankedOption(rank=i.rank, text=i.text, median=i.median, mean=i.mean)
+                     for i in ordered]))
+    return out
