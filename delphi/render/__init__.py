@@ -1,0 +1,1 @@
+"""Adapters that turn core data into documents: questionnaire HTML and PDF."""

@@ -1,0 +1,46 @@
+"""Small inline SVG charts: the share of ratings in each band, overall and per group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+from delphi.core.feedback import ChartRow
+
+# Dark red, light grey, dark blue: apart in hue on screen and in lightness when printed grey.
+PALETTE = ["#b2182b", "#c8c8c8", "#2166ac", "#5aae61", "#762a83", "#e08214"]
+ROW_HEIGHT, LABEL_WIDTH, BAR_WIDTH = 11, 46, 120
+
+
+def band_chart(rows: Sequence[ChartRow], title: str) -> Markup:
+    """A stacked bar per row; each bar splits 100 % of that row's ratings by band."""
+    height = ROW_HEIGHT * len(rows) + 2
+    width = LABEL_WIDTH + BAR_WIDTH + 2
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+             f"<title>{escape(title)}</title>"]
+    for r, row in enumerate(rows):
+        y = 1 + r * ROW_HEIGHT
+        parts.append(f'<text x="{LABEL_WIDTH - 3}" y="{y + 8}" font-size="7" '
+                     f'text-anchor="end" fill="#222">{escape(row.short)}</text>')
+        if row.n == 0:
+            parts.append(f'<text x="{LABEL_WIDTH + 2}" y="{y + 8}" font-size="6.5" '
+                         'fill="#555">no ratings</text>')
+            continue
+        x = float(LABEL_WIDTH)
+        for b, share in enumerate(row.shares):
+            w = share.share * BAR_WIDTH
+            if w <= 0:
+                continue
+            colour = PALETTE[b % len(PALETTE)]
+            parts.append(f'<rect x="{x:.2f}" y="{y}" width="{w:.2f}" height="{ROW_HEIGHT - 2}" '
+                         f'fill="{colour}"/>')
+            if share.share >= 0.14:
+                ink = "#000" if colour == "#c8c8c8" else "#fff"
+                parts.append(f'<text x="{x + w / 2:.2f}" y="{y + 7}" font-size="6" '
+                             f'text-anchor="middle" fill="{ink}">{round(share.share * 100)}%'
+                             "</text>")
+            x += w
+    parts.append("</svg>")
+    return Markup("".join(parts))

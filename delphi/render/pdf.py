@@ -1,0 +1,171 @@
+"""Questionnaire HTML (Jinja2, autoescaped) and fillable PDF (weasyprint), in parallel.
+
+Templates come from the study's ``templates/`` folder when it has one (``questionnaire.html.j2``
+and ``questionnaire.css``), else from the package. The renderer fetches nothing from the
+network and reads no file outside the study folder and the package. Template and stylesheet
+are parsed once per process, not once per panellist.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+
+from delphi.core.feedback import fmt
+from delphi.render.context import Personal, QuestionnaireContext
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+TEMPLATE = "questionnaire.html.j2"
+STYLESHEET = "questionnaire.css"
+
+
+def pct(share: float | None) -> str:
+    """A share as a whole percentage."""
+    return "–" if share is None else f"{round(share * 100)}%"
+
+
+def make_environment(study_root: Path | None) -> Environment:
+    """The one Jinja2 environment: autoescaping, strict about undefined names."""
+    loaders: list[Any] = []
+    if study_root is not None and (study_root / "templates").is_dir():
+        loaders.append(FileSystemLoader(study_root / "templates"))
+    loaders.append(PackageLoader("delphi", "templates"))
+    env = Environment(loader=ChoiceLoader(loaders), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=False, lstrip_blocks=False)
+    env.globals.update(fmt=fmt, pct=pct)
+    return env
+
+
+def stylesheet_text(study_root: Path | None) -> str:
+    """The questionnaire's CSS: the study's override if it has one, else the package's."""
+    if study_root is not None and (study_root / "templates" / STYLESHEET).is_file():
+        return (study_root / "templates" / STYLESHEET).read_text(encoding="utf-8")
+    return (PACKAGE_DIR / "templates" / STYLESHEET).read_text(encoding="utf-8")
+
+
+def _confined_fetcher(roots: Iterable[Path]) -> Any:
+    """A weasyprint URL fetcher that only serves data: URLs and files under ``roots``."""
+    from weasyprint.urls import URLFetcher
+
+    allowed = [r.resolve() for r in roots]
+
+    class ConfinedFetcher(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            if url.startswith("file:"):
+                from urllib.parse import unquote, urlparse
+
+                path = Path(unquote(urlparse(url).path)).resolve()
+                if any(path.is_relative_to(root) for root in allowed):
+                    return super().fetch(url, headers)
+            raise ValueError(f"delphi does not fetch {url!r}: only files inside the study "
+                             "folder or the package may be used")
+
+    return ConfinedFetcher(allowed_protocols=("file", "data"))
+
+
+def _radio_kids_unnamed(document: Any, pdf: Any) -> None:
+    """Weasyprint finisher: make each 1-9 radio group one field, as PDF readers expect.
+
+    Weasyprint gives every radio button (a kid of its group) the group's own name and lists it
+    among the form's top-level fields, so readers see ``rating_1~1.rating_1~1`` and may treat
+    each button as a field of its own. A kid widget needs no name: drop it, and keep only
+    fields without a parent at the top level.
+    """
+    acroform = pdf.catalog.get("AcroForm")
+    if not acroform:
+        return
+    kids = set()
+    for obj in pdf.objects:
+        if isinstance(obj, dict) and "Parent" in obj and obj.get("Subtype") == "/Widget":
+            obj.pop("T", None)
+            obj.pop("TU", None)
+            kids.add(obj.reference)  # type: ignore[attr-defined]  # a pydyf.Dictionary
+    acroform["Fields"] = type(acroform["Fields"])(
+        ref for ref in acroform["Fields"] if ref not in kids)
+
+
+class Renderer:
+    """Renders questionnaires; build one per process and reuse it for every panellist."""
+
+    def __init__(self, study_root: Path | None = None, tagged: bool = True) -> None:
+        import weasyprint
+
+        self.study_root = study_root.resolve() if study_root is not None else None
+        self.template = make_environment(self.study_root).get_template(TEMPLATE)
+        roots = [PACKAGE_DIR] + ([self.study_root] if self.study_root else [])
+        self.fetcher = _confined_fetcher(roots)
+        self.base_url = str(self.study_root or PACKAGE_DIR) + os.sep
+        self.css = weasyprint.CSS(string=stylesheet_text(self.study_root),
+                                  url_fetcher=self.fetcher, base_url=self.base_url)
+        self.options: dict[str, Any] = {"pdf_forms": True, "custom_metadata": True}
+        if tagged:
+            self.options["pdf_variant"] = "pdf/ua-1"
+
+    def html(self, context: QuestionnaireContext, me: Personal) -> str:
+        """The questionnaire as HTML."""
+        return self.template.render(q=context, me=me)
+
+    def pdf(self, context: QuestionnaireContext, me: Personal) -> bytes:
+        """The questionnaire as a fillable PDF."""
+        import weasyprint
+
+        document = weasyprint.HTML(string=self.html(context, me), base_url=self.base_url,
+                                   url_fetcher=self.fetcher)
+        return document.write_pdf(stylesheets=[self.css],  # type: ignore[no-any-return]
+                                  finisher=_radio_kids_unnamed, **self.options)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a file through a temporary name, so it is never seen half-written."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------- parallel rendering
+
+_worker: tuple[Renderer, QuestionnaireContext] | None = None
+
+
+def _init_worker(study_root: Path | None, context: QuestionnaireContext) -> None:
+    global _worker
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    _worker = (Renderer(study_root), context)
+
+
+def _render_one(me: Personal, out_dir: Path) -> str:
+    assert _worker is not None
+    renderer, context = _worker
+    write_bytes(out_dir / f"{me.code}.pdf", renderer.pdf(context, me))
+    return me.code
+
+
+def render_all(study_root: Path | None, context: QuestionnaireContext,
+               personals: list[Personal], out_dir: Path, workers: int | None = None,
+               on_done: Callable[[str], None] = lambda code: None) -> None:
+    """Write ``out_dir/CODE.pdf`` for every panellist, on ``workers`` processes.
+
+    ``workers`` defaults to the number of cores; 1 renders in this process.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workers = min(workers or os.cpu_count() or 1, max(len(personals), 1))
+    if workers <= 1:
+        _init_worker(study_root, context)
+        for me in personals:
+            on_done(_render_one(me, out_dir))
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(study_root, context)) as pool:
+        futures = [pool.submit(_render_one, me, out_dir) for me in personals]
+        for future in as_completed(futures):
+            on_done(future.result())
