@@ -41,7 +41,8 @@ class _Commands(TyperGroup):
 app = typer.Typer(
     cls=_Commands,
     name="delphi",
-    help="Run Delphi consensus studies: validate the study folder, analyse rounds.",
+    help="Run Delphi consensus studies: validate the study folder, analyse rounds, build the "
+    "next round's questionnaires.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # a crash must never print panel data
     rich_markup_mode="rich",
@@ -102,6 +103,98 @@ def analyse(
     out.print(analysis_view(outcome.result, outcome.manifest, outcome.study.settings))
     written = ", ".join(outcome.study.display(p) for p in outcome.written)
     out.print(f"[dim]Wrote {written}[/dim]")
+
+
+@app.command("new-round")
+def new_round(
+    study: StudyOption = Path("."),
+    round: Annotated[int | None, typer.Option(
+        "--round", "-r", min=1, show_default=False,
+        help="Round to build (default: the one after the latest analysed round; 1 if none).",
+    )] = None,
+    keep: Annotated[list[str] | None, typer.Option(
+        "--keep", help="Ask this item again although it reached consensus (repeatable).",
+    )] = None,
+    drop: Annotated[list[str] | None, typer.Option(
+        "--drop", help="Leave this item out although it did not reach consensus (repeatable).",
+    )] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing round, keeping a dated backup of it.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Processes rendering PDFs (default: one per core).",
+    )] = None,
+) -> None:
+    """Build the next round: its manifest and one personalised PDF questionnaire per panellist.
+
+    Items that reached consensus drop out; each panellist sees their own previous rating,
+    the group median and IQR, and a statement where the stakeholder groups diverge.
+
+    Example: delphi new-round --drop 2.6 --keep 3.6
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    out = console()
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console(stderr=True),
+                  transient=True) as progress:
+        task = progress.add_task("Rendering questionnaires", total=None)
+        outcome = actions.new_round(
+            study=study, round=round, keep=keep or [], drop=drop or [], force=force,
+            workers=workers, on_start=lambda total: progress.update(task, total=total),
+            on_done=lambda code: progress.advance(task))
+    plan = outcome.plan
+    manifest = plan.manifest
+    out.print(f"[bold]Round {manifest.round}[/bold]: {len(manifest.items)} items, "
+              f"{len(manifest.invited)} panellists invited.")
+    for item_id, why in plan.dropped.items():
+        out.print(f"  dropped {item_id}: {why}", markup=False)
+    for label, ids in (("new", plan.added), ("reworded", plan.reworded),
+                       ("kept despite consensus", plan.kept)):
+        if ids:
+            out.print(f"  {label}: {', '.join(ids)}", markup=False)
+    if outcome.backup:
+        out.print(f"Replaced the earlier round {manifest.round}; backup in "
+                  f"{outcome.study.display(outcome.backup)}", markup=False)
+    out.print(f"Wrote {outcome.study.display(outcome.folder / 'questionnaire.yaml')} and "
+              f"{outcome.pdfs} PDFs in {outcome.study.display(outcome.folder / 'questionnaires')}",
+              markup=False)
+
+
+@app.command()
+def preview(
+    code: Annotated[str, typer.Argument(help="The panellist's code.", show_default=False)],
+    study: StudyOption = Path("."),
+    round: Annotated[int | None, typer.Option(
+        "--round", "-r", min=1, show_default=False,
+        help="Round (default: the latest with a questionnaire).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", file_okay=False,
+        help="Folder for the files (default: rounds/round-N/preview).")] = None,
+) -> None:
+    """Render one panellist's questionnaire as HTML and PDF, to check it before sending.
+
+    Example: delphi preview EA01 --round 2
+    """
+    outcome = actions.preview(study=study, code=code, round=round, output=output)
+    console().print(f"Wrote {outcome.html} and {outcome.pdf}", markup=False)
+
+
+@app.command()
+def suggestions(
+    study: StudyOption = Path("."),
+    round: RoundOption = None,
+) -> None:
+    """Collect a round's suggestions and comments into a review file (Markdown and CSV).
+
+    Writes rounds/round-N/suggestions.md and suggestions.csv, so the coordinator can turn
+    suggestions into new items (add them to the item bank with introduced: N+1).
+
+    Example: delphi suggestions --round 1
+    """
+    outcome = actions.suggestions(study=study, round=round)
+    console().print(f"Round {outcome.round}: {outcome.suggestions} suggestions and "
+                    f"{outcome.comments} comments. Wrote "
+                    + ", ".join(str(p) for p in outcome.written), markup=False)
 
 
 @app.command()

@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +38,15 @@ ROUND_DIR = re.compile(r"^round-([1-9][0-9]*)$")
 T = TypeVar("T")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(files: dict[Path, str]) -> None:
     """Write several text files so that each is either wholly old or wholly new.
 
@@ -48,6 +58,7 @@ def atomic_write(files: dict[Path, str]) -> None:
         for path, text in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; study files are ordinary files
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
                 handle.flush()
@@ -83,6 +94,10 @@ class Study:
     def manifest_path(self, round_no: int) -> Path:
         """``rounds/round-N/questionnaire.yaml``."""
         return self.round_dir(round_no) / "questionnaire.yaml"
+
+    def results_path(self, round_no: int) -> Path:
+        """``rounds/round-N/results.json``."""
+        return self.round_dir(round_no) / "results.json"
 
     def returns_dir(self, round_no: int) -> Path:
         """``rounds/round-N/returns``."""
@@ -212,6 +227,23 @@ class Study:
             cache[key] = load()
         return cache[key]  # type: ignore[no-any-return]
 
+    def stored_results(self, round_no: int) -> dict[str, Any] | None:
+        """The ``results.json`` of a round as written by ``delphi analyse``, if any."""
+        path = self.results_path(round_no)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StudyInvalid(Problem(f"not valid JSON ({exc}); run 'delphi analyse --round "
+                                       f"{round_no}' to write it again",
+                                       file=self.display(path))) from None
+        return data if isinstance(data, dict) else None
+
+    def analysed_rounds(self) -> list[int]:
+        """Rounds with a manifest and a ``results.json``."""
+        return [r for r in self.rounds() if self.results_path(r).is_file()]
+
     # ------------------------------------------------------------------ choosing rounds
 
     def round_to_analyse(self, requested: int | None) -> int:
@@ -266,6 +298,23 @@ class Study:
         text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
         atomic_write({json_path: text, csv_path: results_csv(result, self.settings)})
         return [json_path, csv_path]
+
+
+def replace_round(study: Study, round_no: int, staging: Path) -> Path | None:
+    """Move a fully written ``staging`` folder into place as ``rounds/round-N``.
+
+    An existing round folder is first moved to ``rounds/.backups/round-N-<time>`` and that
+    backup's path is returned.
+    """
+    target = study.round_dir(round_no)
+    backup = None
+    if target.exists():
+        stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+        backup = study.root / "rounds" / ".backups" / f"round-{round_no}-{stamp}"
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(target, backup)
+    os.replace(staging, target)
+    return backup
 
 
 def manifest_text(manifest: Manifest) -> str:
