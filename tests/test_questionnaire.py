@@ -194,3 +194,23 @@ def test_example_round_2_questionnaire(tmp_path: Path) -> None:
     assert shown == {i: expected(i) for i in asked_before}
     new_items = [i for i in manifest.item_ids() if i not in by_id]
     assert new_items == ["1.14", "2.20", "2.21", "2.22", "4.9"]
+
+
+def test_round_3_lists_earlier_consensus_and_ranking_results(make_study: Make,
+                                                                cli: Run) -> None:
+    root = make_study(returns="code,1.1,1.2,5.1,5.2\nE1,9,2,7,5\nE2,9,3,7,4\nU1,3,1,9,3\n")
+    assert cli("analyse", "--study", str(root)).exit_code == 0
+    assert cli("new-round", "--study", str(root), "--workers", "1").exit_code == 0
+    (root / "rounds/round-2/returns").mkdir()
+    (root / "rounds/round-2/returns/returns.csv").write_text("code,1.1\nE1,8\nU1,4\nU2,9\n")
+    assert cli("analyse", "--study", str(root)).exit_code == 0
+    result = cli("new-round", "--study", str(root), "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "Round 3" in result.stdout
+    preview = cli("preview", "U2", "--study", str(root))
+    assert preview.exit_code == 0, preview.stderr
+    html = " ".join((root / "rounds/round-3/preview/U2.html").read_text().split())
+    assert "Statements on which the panel has reached consensus" in html
+    assert "<td>1.2</td><td>Second statement</td><td>1</td>" in html
+    assert "Priorities: results of round 1" in html
+    assert "Your rating in round 2: <b>9</b>" in html
