@@ -232,3 +232,16 @@ def test_traceback_switch_shows_the_exception(make_study: Make, cli: Run) -> Non
 
     with pytest.raises(RoundStateError):
         cli("--traceback", "analyse", "--study", str(make_study()), "--round", "4")
+
+
+def test_roster_in_several_files(make_study: Make, cli: Run) -> None:
+    study = STUDY_YAML.replace("roster: panels/panel.yaml",
+                               "roster: [panels/panel.yaml, panels/more.yaml]")
+    more = "panellists:\n  - {code: E9, name: Eve Example, email: eve@example.org, group: expert}\n"
+    root = make_study(files={"study.yaml": study, "panels/more.yaml": more})
+    assert cli("validate", "--study", str(root)).exit_code == 0
+    (root / "panels/more.yaml").write_text(more.replace("E9", "E1"))
+    result = cli("validate", "--study", str(root))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("panels/panel.yaml, panels/more.yaml: panellists[4].code: "
+                                    "duplicate panellist code 'E1'")

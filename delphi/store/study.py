@@ -36,6 +36,7 @@ SETTINGS_FILE = "study.yaml"
 ROUND_DIR = re.compile(r"^round-([1-9][0-9]*)$")
 
 T = TypeVar("T")
+M = TypeVar("M", ItemBank, Roster)
 
 
 def _umask() -> int:
@@ -126,37 +127,36 @@ class Study:
     @cached_property
     def bank(self) -> ItemBank:
         """The item bank (all files named by ``item_bank``, sections in order), validated."""
-        sections = []
-        problems: list[Problem] = []
-        for relative in self.settings.item_bank_files:
-            path = self._inside(relative, "item_bank")
-            bank, _ = load_model(path, relative, ItemBank)
-            problems += [p.at(relative, line_of(path, p.loc))
-                         for p in check_bank(bank, self.settings)]
-            sections += bank.sections
-        merged = ItemBank(sections=sections)
-        if not problems and len(self.settings.item_bank_files) > 1:
-            problems += [p.at(", ".join(self.settings.item_bank_files))
-                         for p in check_bank(merged, self.settings)]
-        if problems:
-            raise StudyInvalid(problems)
-        return merged
+        return self._load_parts(
+            self.settings.item_bank_files, "item_bank", ItemBank, check_bank,
+            lambda banks: ItemBank(sections=[s for bank in banks for s in bank.sections]))
 
     @cached_property
     def roster(self) -> Roster:
         """The roster (all files named by ``roster``), validated against the settings."""
-        panellists = []
+        return self._load_parts(
+            self.settings.roster_files, "roster", Roster, check_roster,
+            lambda rosters: Roster(panellists=[p for r in rosters for p in r.panellists]))
+
+    def _load_parts(self, files: list[str], key: str, model: type[M],
+                    check: Callable[[M, Settings], list[Problem]],
+                    merge: Callable[[list[M]], M]) -> M:
+        """Load, check and merge the files a ``study.yaml`` key names; every problem at once.
+
+        Each file is checked on its own (so problems get their line), then the merged whole
+        (so an id used in two files is caught too).
+        """
+        parts: list[M] = []
         problems: list[Problem] = []
-        for relative in self.settings.roster_files:
-            path = self._inside(relative, "roster")
-            roster, _ = load_model(path, relative, Roster)
+        for relative in files:
+            path = self._inside(relative, key)
+            part, _ = load_model(path, relative, model)
             problems += [p.at(relative, line_of(path, p.loc))
-                         for p in check_roster(roster, self.settings)]
-            panellists += roster.panellists
-        merged = Roster(panellists=panellists)
-        if not problems and len(self.settings.roster_files) > 1:
-            problems += [p.at(", ".join(self.settings.roster_files))
-                         for p in check_roster(merged, self.settings)]
+                         for p in check(part, self.settings)]
+            parts.append(part)
+        merged = merge(parts)
+        if not problems and len(files) > 1:
+            problems += [p.at(", ".join(files)) for p in check(merged, self.settings)]
         if problems:
             raise StudyInvalid(problems)
         return merged
