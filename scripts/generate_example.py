@@ -20,8 +20,6 @@ Later rounds will extend this script.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import random
 import sys
 from collections.abc import Sequence
@@ -34,6 +32,7 @@ from delphi.core.analysis import RoundResult, analyse_round  # noqa: E402
 from delphi.core.models import PanelReturn, Roster  # noqa: E402
 from delphi.core.rounds import build_manifest  # noqa: E402
 from delphi.core.stats import round_half_up  # noqa: E402
+from delphi.store.returns_csv import returns_csv_text  # noqa: E402
 from delphi.store.study import Study, atomic_write, manifest_text  # noqa: E402
 from delphi.store.yamlfile import dump_yaml  # noqa: E402
 
@@ -293,22 +292,6 @@ def make_returns(rng: random.Random, roster: list[dict[str, object]],
     return answers
 
 
-def returns_csv(answers: dict[str, dict[str, object]], item_ids: list[str]) -> str:
-    """The wide CSV of the study format."""
-    commented = [i for i in item_ids
-                 if any(i in a["comments"] for a in answers.values())]  # type: ignore[operator]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["code", *item_ids, *[f"comment:{i}" for i in commented], "suggestions"])
-    for code, answer in answers.items():
-        ratings: dict[str, int] = answer["ratings"]  # type: ignore[assignment]
-        comments: dict[str, str] = answer["comments"]  # type: ignore[assignment]
-        writer.writerow([code, *[ratings.get(i, "") for i in item_ids],
-                         *[comments.get(i, "") for i in commented],
-                         answer.get("suggestions", "")])
-    return buffer.getvalue()
-
-
 def check(result: RoundResult) -> list[str]:
     """Every way the generated round fails to replay the reference study."""
     failures = []
@@ -350,7 +333,8 @@ def generate(root: Path = ROOT, out: Path = ROOT) -> dict[Path, str]:
         manifest = build_manifest(settings, bank, roster, 1)
         rating_ids = [i.id for i in manifest.items if i.kind == "rating"]
         answers = make_returns(rng, people, rating_ids)
-        returns = [PanelReturn(code=c, ratings=a["ratings"]) for c, a in answers.items()]  # type: ignore[arg-type]
+        returns = [PanelReturn(code=c, ratings=a["ratings"], comments=a["comments"],  # type: ignore[arg-type]
+                               suggestions=a.get("suggestions")) for c, a in answers.items()]
         result = analyse_round(settings, manifest, roster, returns)
         failures = check(result)
         if not failures:
@@ -362,8 +346,7 @@ def generate(root: Path = ROOT, out: Path = ROOT) -> dict[Path, str]:
     return {
         out / "panels" / "panel.yaml": header + dump_yaml({"panellists": people}, flow_leaves=True),
         out / "rounds" / "round-1" / "questionnaire.yaml": manifest_text(manifest),
-        out / "rounds" / "round-1" / "returns" / "returns.csv": returns_csv(answers,
-                                                                           manifest.item_ids()),
+        out / "rounds" / "round-1" / "returns" / "returns.csv": returns_csv_text(manifest, returns),
     }
 
 

@@ -40,6 +40,7 @@ class ReturnsReader:
         self.problems: list[Problem] = []
         self._drafts: dict[str, _Draft] = {}
         self._where: dict[str, str] = {}
+        self._cells = False
 
     # ------------------------------------------------------------------ public
 
@@ -55,17 +56,45 @@ class ReturnsReader:
         try:
             header = next(reader)
         except StopIteration:
-            self._problem(display, 1, "the file is empty; expected a header row starting "
-                          "with 'code'")
-            return
+            header = []
         except csv.Error as exc:
             self._problem(display, 1, f"malformed CSV: {exc}")
             return
+        self.read_table(display, header, self._rows(reader, display))
+
+    def read_table(self, display: str, header: list[str],
+                   rows: Iterable[tuple[int, list[str]]], cells: bool = False) -> None:
+        """Read a table (header and numbered rows): wide or long, told apart by the header.
+
+        With ``cells``, problems name the spreadsheet cell (``cell B3``) as well as the row.
+        """
+        self._cells = cells
         header = [h.strip() for h in header]
+        if not any(header):
+            self._problem(display, 1, "the file is empty; expected a header row starting "
+                          "with 'code'")
+            return
         if LONG_COLUMNS <= set(header):
-            self._read_long(reader, header, display)
+            self._read_long(rows, header, display)
         else:
-            self._read_wide(reader, header, display)
+            self._read_wide(rows, header, display)
+
+    def add_return(self, display: str, code: str, ratings: dict[str, str],
+                   comments: dict[str, str], suggestions: str | None) -> None:
+        """Add one return read from a form (a filled PDF): values as the form holds them."""
+        draft = self._draft(display, None, code)
+        if draft is None:
+            return
+        for item_id, raw in ratings.items():
+            if item_id not in self.items:
+                self._unknown_item(display, None, item_id, "the form")
+                continue
+            draft.ratings[item_id] = self._rating(display, None, item_id, raw)
+        for item_id, text in comments.items():
+            if item_id in self.items and text.strip():
+                draft.comments[item_id] = text.strip()
+        if suggestions and suggestions.strip():
+            draft.suggestions.append(suggestions.strip())
 
     def returns(self) -> list[PanelReturn]:
         """The returns read so far, in the order of the manifest's invited codes."""
@@ -77,7 +106,8 @@ class ReturnsReader:
 
     # ------------------------------------------------------------------ formats
 
-    def _read_wide(self, reader: Iterable[list[str]], header: list[str], display: str) -> None:
+    def _read_wide(self, rows: Iterable[tuple[int, list[str]]], header: list[str],
+                   display: str) -> None:
         if not header or header[0].lower() != "code":
             self._problem(display, 1, f"the first column must be 'code' (got {header[0]!r}); "
                           "a long file needs the columns code,item,rating" if header else
@@ -86,7 +116,7 @@ class ReturnsReader:
         columns: list[tuple[str, str | None]] = []  # (kind, item id)
         seen: set[str] = set()
         ok = True
-        for name in header[1:]:
+        for col, name in enumerate(header[1:], start=1):
             if name in seen:
                 self._problem(display, 1, f"column {name!r} appears twice")
                 ok = False
@@ -96,36 +126,37 @@ class ReturnsReader:
             elif name.lower().startswith("comment:"):
                 item = name.split(":", 1)[1].strip()
                 if item not in self.items:
-                    self._unknown_item(display, 1, item, f"column {name!r}")
+                    self._unknown_item(display, 1, item, f"column {name!r}", col)
                     ok = False
                 columns.append(("comment", item))
             elif name in self.items:
                 columns.append(("rating", name))
             else:
-                self._unknown_item(display, 1, name, "column")
+                self._unknown_item(display, 1, name, "column", col)
                 ok = False
         if not ok:
             return
-        for row in self._rows(reader, display):
-            line, cells = row
-            if not any(c.strip() for c in cells):
+        for line, cells in rows:
+            if not any(str(c).strip() for c in cells):
                 continue
             if len(cells) > len(header):
                 self._problem(display, line, f"{len(cells)} cells but the header has "
                               f"{len(header)} columns")
                 continue
-            draft = self._draft(display, line, cells[0])
+            draft = self._draft(display, line, str(cells[0]))
             if draft is None:
                 continue
-            for (kind, target), cell in zip(columns, cells[1:], strict=False):
+            for col, ((kind, target), cell) in enumerate(zip(columns, cells[1:], strict=False),
+                                                         start=1):
                 if kind == "rating" and target is not None:
-                    draft.ratings[target] = self._rating(display, line, target, cell)
+                    draft.ratings[target] = self._rating(display, line, target, cell, col)
                 elif kind == "comment" and target is not None and cell.strip():
                     draft.comments[target] = cell.strip()
                 elif kind == "suggestions" and cell.strip():
                     draft.suggestions.append(cell.strip())
 
-    def _read_long(self, reader: Iterable[list[str]], header: list[str], display: str) -> None:
+    def _read_long(self, rows: Iterable[tuple[int, list[str]]], header: list[str],
+                   display: str) -> None:
         allowed = LONG_COLUMNS | {"comment", "suggestions"}
         extra = [h for h in header if h not in allowed]
         if extra:
@@ -134,8 +165,8 @@ class ReturnsReader:
             return
         index = {name: header.index(name) for name in header}
         answered: dict[tuple[str, str], int] = {}
-        for line, cells in self._rows(reader, display):
-            if not any(c.strip() for c in cells):
+        for line, cells in rows:
+            if not any(str(c).strip() for c in cells):
                 continue
             cells = cells + [""] * (len(header) - len(cells))
             raw_code = cells[index["code"]].strip()
@@ -180,7 +211,7 @@ class ReturnsReader:
                 return
             yield getattr(reader, "line_num", 0), cells
 
-    def _draft(self, display: str, line: int, raw_code: str) -> _Draft | None:
+    def _draft(self, display: str, line: int | None, raw_code: str) -> _Draft | None:
         code = self._known_code(display, line, raw_code.strip())
         if code is None:
             return None
@@ -188,11 +219,11 @@ class ReturnsReader:
             self._problem(display, line, f"duplicate return for {code}: already returned in "
                           f"{self._where[code]}")
             return None
-        self._where[code] = f"{display}:{line}"
-        draft = self._drafts[code] = _Draft(code, line)
+        self._where[code] = display if line is None else f"{display}:{line}"
+        draft = self._drafts[code] = _Draft(code, line or 0)
         return draft
 
-    def _known_code(self, display: str, line: int, raw: str) -> str | None:
+    def _known_code(self, display: str, line: int | None, raw: str) -> str | None:
         if not raw:
             self._problem(display, line, "the code cell is empty")
             return None
@@ -202,8 +233,13 @@ class ReturnsReader:
                           f"round {self.manifest.round}")
         return code
 
-    def _rating(self, display: str, line: int, item: str, cell: str) -> int | None:
-        text = cell.strip()
+    def _rating(self, display: str, line: int | None, item: str, cell: object,
+                col: int | None = None) -> int | None:
+        if isinstance(cell, bool):
+            cell = str(cell)
+        if isinstance(cell, int | float):  # a spreadsheet's number cell
+            cell = repr(cell)
+        text = str(cell or "").strip()
         if not text:
             return None
         try:
@@ -213,18 +249,48 @@ class ReturnsReader:
         if number is None or not number.is_integer():
             self._problem(display, line, f"item {item}: rating {text!r} is not a whole number "
                           f"from {self.scale.min} to {self.scale.max}; leave the cell empty "
-                          "for no answer")
+                          "for no answer", col)
             return None
         value = int(number)
         if not self.scale.min <= value <= self.scale.max:
             self._problem(display, line, f"item {item}: rating {value} is outside the scale "
-                          f"{self.scale.min}-{self.scale.max}")
+                          f"{self.scale.min}-{self.scale.max}", col)
             return None
         return value
 
-    def _unknown_item(self, display: str, line: int, item: str, what: str) -> None:
+    def _unknown_item(self, display: str, line: int | None, item: str, what: str,
+                      col: int | None = None) -> None:
         self._problem(display, line, f"unknown item {item!r} in {what}: round "
-                      f"{self.manifest.round} did not ask it")
+                      f"{self.manifest.round} did not ask it", col)
 
-    def _problem(self, display: str, line: int | None, message: str) -> None:
-        self.problems.append(Problem(message, file=display, line=line))
+    def _problem(self, display: str, line: int | None, message: str,
+                 col: int | None = None) -> None:
+        cell = None
+        if self._cells and col is not None and line is not None:
+            cell = f"cell {_column_letter(col)}{line}"
+        self.problems.append(Problem(message, file=display, line=line, field=cell))
+
+
+def _column_letter(index: int) -> str:
+    """Spreadsheet column name of a 0-based column index (0 -> A, 26 -> AA)."""
+    name = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+def returns_csv_text(manifest: Manifest, returns: Iterable[PanelReturn]) -> str:
+    """Returns in the canonical wide CSV: every item asked, comment columns where used."""
+    returns = list(returns)
+    item_ids = manifest.item_ids()
+    commented = [i for i in item_ids if any(i in r.comments for r in returns)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["code", *item_ids, *[f"comment:{i}" for i in commented], "suggestions"])
+    for r in returns:
+        ratings = [r.ratings.get(i) for i in item_ids]
+        writer.writerow([r.code, *["" if v is None else v for v in ratings],
+                         *[r.comments.get(i, "") for i in commented], r.suggestions or ""])
+    return buffer.getvalue()
