@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +18,12 @@ from delphi.core.feedback import (
     own_ratings,
     ranking_feedback,
 )
-from delphi.core.models import Manifest
+from delphi.core.models import Manifest, PanelReturn
 from delphi.core.rounds import RoundPlan, plan_round
+from delphi.core.status import RoundStatus, round_status
 from delphi.errors import Problem, RoundStateError
 from delphi.render.context import Personal, QuestionnaireContext, build_context
+from delphi.store.intake import ImportReport, import_entered, import_files
 from delphi.store.study import Study, atomic_write, manifest_text, replace_round
 
 
@@ -227,3 +229,43 @@ def suggestions(study: Path | str = ".", round: int | None = None) -> Suggestion
     atomic_write(dict(zip(paths, [md, csv_text], strict=True)))
     return Suggestions(round_no, sum(1 for r in returns if r.suggestions),
                        sum(len(r.comments) for r in returns), paths)
+
+
+# ----------------------------------------------------------------------------- intake
+
+
+def import_returns(study: Path | str = ".", files: Sequence[Path] = (), round: int | None = None,
+                   replace: bool = False) -> ImportReport:
+    """Import returns files (CSV, XLSX, filled PDF questionnaires); all or nothing."""
+    folder = Study(study)
+    _ = (folder.settings, folder.bank, folder.roster)
+    return import_files(folder, list(files), round=round, replace=replace)
+
+
+def latest_round(folder: Study, requested: int | None) -> int:
+    """``--round`` if given, else the latest round that has a questionnaire."""
+    if requested is not None:
+        return requested
+    rounds = folder.rounds()
+    if not rounds:
+        raise RoundStateError("no round has a questionnaire yet: build round 1 first with "
+                              "'delphi new-round --round 1'")
+    return rounds[-1]
+
+
+def enter_return(study: Path | str, round_no: int, entered: PanelReturn,
+                 replace: bool = False) -> ImportReport:
+    """Store a paper return typed in at the keyboard (see ``delphi enter``)."""
+    return import_entered(Study(study), round_no, entered, replace=replace)
+
+
+def status(study: Path | str = ".", round: int | None = None) -> RoundStatus:
+    """Invited, returned and outstanding per group, and attrition across rounds."""
+    folder = Study(study)
+    _ = (folder.settings, folder.bank, folder.roster)
+    round_no = latest_round(folder, round)
+    manifests = {r: folder.manifest(r) for r in folder.rounds()}
+    if round_no not in manifests:
+        folder.manifest(round_no)  # raises the round's own error
+    returns = {r: folder.returns(r) for r in manifests}
+    return round_status(folder.settings, folder.roster, manifests, returns, round_no)

@@ -84,7 +84,7 @@ def _manifest(n_items: int, codes: list[str]) -> Manifest:
                           hash=ManifestItem.hash_of(f"i{k}", "s", "rating", f"Item {k}"))
              for k in range(n_items)]
     return Manifest(study="Random", round=1, sections=sections, items=items, invited=codes,
-                    hash=Manifest.hash_of(1, sections, items, codes))
+                    hash=Manifest.hash_of("Random", 1, sections, items, codes))
 
 
 @settings(max_examples=60, deadline=None)

@@ -42,7 +42,7 @@ app = typer.Typer(
     cls=_Commands,
     name="delphi",
     help="Run Delphi consensus studies: validate the study folder, analyse rounds, build the "
-    "next round's questionnaires.",
+    "next round's questionnaires, take returns in.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # a crash must never print panel data
     rich_markup_mode="rich",
@@ -195,6 +195,87 @@ def suggestions(
     console().print(f"Round {outcome.round}: {outcome.suggestions} suggestions and "
                     f"{outcome.comments} comments. Wrote "
                     + ", ".join(str(p) for p in outcome.written), markup=False)
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="CSV, XLSX or filled PDF files.",
+                                                show_default=False)],
+    study: StudyOption = Path("."),
+    round: Annotated[int | None, typer.Option(
+        "--round", "-r", min=1, show_default=False,
+        help="Round (default: the PDFs' own round, else the latest with a questionnaire).",
+    )] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Replace a panellist's earlier, different return (kept in history).",
+    )] = False,
+) -> None:
+    """Import returns: CSV (wide or long), XLSX (first sheet, wide) or filled PDF questionnaires.
+
+    All files are checked first; if any has a problem, nothing is imported and every problem
+    is listed. Importing the same file again changes nothing.
+
+    Example: delphi import returns/*.pdf late-returns.xlsx
+    """
+    report = actions.import_returns(study=study, files=files, round=round, replace=replace)
+    out = console()
+    for name, when in report.already_imported:
+        out.print(f"{name}: already imported ({when}); nothing to do", markup=False)
+    parts = [f"{len(report.added)} new"]
+    if report.replaced:
+        parts.append(f"{len(report.replaced)} replaced ({', '.join(report.replaced)})")
+    if report.unchanged:
+        parts.append(f"{len(report.unchanged)} unchanged")
+    out.print(f"Round {report.round}: " + ", ".join(parts) + " return"
+              + ("s" if len(report.added) != 1 else "") + ".", markup=False)
+
+
+@app.command()
+def status(
+    study: StudyOption = Path("."),
+    round: Annotated[int | None, typer.Option(
+        "--round", "-r", min=1, show_default=False,
+        help="Round (default: the latest with a questionnaire).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    names: Annotated[bool, typer.Option(
+        "--names", help="Show the names of outstanding panellists (codes only by default).",
+    )] = False,
+) -> None:
+    """Invited, returned and outstanding per stakeholder group, response rates and attrition.
+
+    Example: delphi status --round 2
+    """
+    result = actions.status(study=study, round=round)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(names=names), indent=2) + "\n")
+        return
+    from delphi.cli.views import status_view
+
+    console().print(status_view(result, names=names))
+
+
+@app.command()
+def enter(
+    code: Annotated[str, typer.Argument(help="The panellist's code, as on the paper form.",
+                                        show_default=False)],
+    study: StudyOption = Path("."),
+    round: Annotated[int | None, typer.Option(
+        "--round", "-r", min=1, show_default=False,
+        help="Round (default: the latest with a questionnaire).")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Replace this panellist's earlier return (kept in history).",
+    )] = False,
+) -> None:
+    """Type in a paper return, item by item, then confirm it before it is saved.
+
+    At each item type a rating, press Enter for no answer, b to go back, or q to stop
+    without saving.
+
+    Example: delphi enter SU05 --round 2
+    """
+    from delphi.cli.entry import enter_interactively
+
+    enter_interactively(study, code, round, replace, console())
 
 
 @app.command()

@@ -12,6 +12,7 @@ from rich.text import Text
 from delphi.core.analysis import ItemResult, RoundResult
 from delphi.core.models import Manifest, Settings
 from delphi.core.stats import round_half_up
+from delphi.core.status import RoundStatus
 
 AGREE_MARK = "✔"
 DIVERGE_MARK = "◆"
@@ -136,4 +137,55 @@ def analysis_view(result: RoundResult, manifest: Manifest, settings: Settings) -
         parts.append(Text(f"0 of {result.response.invited} returned: no ratings to analyse yet.",
                           style="bold yellow"))
     parts.append(Text(result.summary_line([b.name for b in settings.bands]), style="bold"))
+    return Stack(*parts)
+
+
+def status_view(status: RoundStatus, names: bool = False) -> RenderableType:
+    """``delphi status``: counts per group, rounds and attrition, the outstanding list."""
+    counts = Table(title=f"Round {status.round}: returns", title_justify="left",
+                   show_edge=False, pad_edge=False)
+    for heading in ("Group", "Invited", "Returned", "Outstanding", "Rate"):
+        counts.add_column(heading, justify="left" if heading == "Group" else "right")
+    for gid, c in status.groups.items():
+        counts.add_row(status.labels.get(gid, gid), str(c.invited), str(c.returned),
+                       str(c.outstanding), pct(c.rate))
+    counts.add_section()
+    o = status.overall
+    counts.add_row(Text("All", style="bold"), str(o.invited), str(o.returned),
+                   str(o.outstanding), pct(o.rate))
+    parts: list[RenderableType] = [Text(status.study, style="bold"), counts]
+
+    if len(status.rounds) > 1:
+        flow = Table(title="Rounds and attrition", title_justify="left", show_edge=False,
+                     pad_edge=False)
+        for heading in ("Round", "Invited", "Returned", "Rate", "Returned both", "Lost",
+                        "Rejoined"):
+            flow.add_column(heading, justify="right")
+        attrition = {a.round: a for a in status.attrition}
+        for r, c in status.rounds.items():
+            a = attrition.get(r)
+            flow.add_row(str(r), str(c.invited), str(c.returned), pct(c.rate),
+                         str(a.returned_both) if a else "–", str(a.lost) if a else "–",
+                         str(a.rejoined) if a else "–")
+        parts += [Text(""), flow]
+
+    parts.append(Text(""))
+    if not status.outstanding:
+        parts.append(Text("Everyone invited has returned.", style="bold green"))
+    elif names:
+        waiting = Table(title=f"Outstanding ({len(status.outstanding)})", title_justify="left",
+                        show_edge=False, pad_edge=False)
+        for heading in ("Code", "Group", "Delivery", "Name"):
+            waiting.add_column(heading)
+        for p in status.outstanding:
+            waiting.add_row(p.code, status.labels.get(p.group, p.group), p.delivery, p.name)
+        parts.append(waiting)
+    else:
+        parts.append(Text(f"Outstanding ({len(status.outstanding)}), by code; (post) marks "
+                          "postal panellists; --names shows names:", style="bold"))
+        for gid, label in status.labels.items():
+            codes = [p.code + (" (post)" if p.delivery == "post" else "")
+                     for p in status.outstanding if p.group == gid]
+            if codes:
+                parts.append(Text(f"  {label}: " + ", ".join(codes)))
     return Stack(*parts)

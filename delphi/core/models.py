@@ -388,10 +388,11 @@ class Manifest(Strict):
     hash: str
 
     @staticmethod
-    def hash_of(round_no: int, sections: list[ManifestSection], items: list[ManifestItem],
-                invited: list[str]) -> str:
-        """Hash of a whole manifest (round, sections, items and invited codes)."""
+    def hash_of(study: str, round_no: int, sections: list[ManifestSection],
+                items: list[ManifestItem], invited: list[str]) -> str:
+        """Hash of a whole manifest (study title, round, sections, items and invited codes)."""
         return content_hash({
+            "study": study,
             "round": round_no,
             "sections": [s.model_dump(mode="json") for s in sections],
             "items": [i.model_dump(mode="json") for i in items],
@@ -400,7 +401,8 @@ class Manifest(Strict):
 
     @model_validator(mode="after")
     def _hash_matches(self) -> Manifest:
-        if self.hash != self.hash_of(self.round, self.sections, self.items, self.invited):
+        if self.hash != self.hash_of(self.study, self.round, self.sections, self.items,
+                                     self.invited):
             raise ValueError("hash does not match the manifest's content; the manifest of a "
                              "past round must not be edited")
         return self

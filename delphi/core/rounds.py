@@ -45,7 +45,7 @@ def build_manifest(settings: Settings, bank: ItemBank, roster: Roster, round_no:
     invited = [p.code for p in roster.panellists]
     return Manifest(study=settings.title, round=round_no, sections=sections, items=items,
                     invited=invited,
-                    hash=Manifest.hash_of(round_no, sections, items, invited))
+                    hash=Manifest.hash_of(settings.title, round_no, sections, items, invited))
 
 
 class RoundPlan(BaseModel):

@@ -12,6 +12,10 @@ COMMENT_PREFIX = "comment_"
 SUGGESTIONS_FIELD = "suggestions"
 # Document-information keys (weasyprint's custom metadata keeps letters and digits only).
 META_STUDY, META_ROUND, META_CODE = "delphistudy", "delphiround", "delphicode"
+# Read-only form fields carrying the same identity: they survive readers that rewrite the
+# document information when saving.
+CODE_FIELD, ROUND_FIELD, STUDY_FIELD = "delphi_code", "delphi_round", "delphi_study"
+READ_ONLY_FIELDS = (CODE_FIELD, ROUND_FIELD, STUDY_FIELD)
 
 
 def encode_id(item_id: str) -> str:

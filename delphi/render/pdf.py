@@ -20,6 +20,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 
 from delphi.core.feedback import fmt
 from delphi.render.context import Personal, QuestionnaireContext
+from delphi.render.fields import READ_ONLY_FIELDS
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE = "questionnaire.html.j2"
@@ -73,7 +74,7 @@ def _confined_fetcher(roots: Iterable[Path]) -> Any:
 
 
 def _radio_kids_unnamed(document: Any, pdf: Any) -> None:
-    """Weasyprint finisher: make each 1-9 radio group one field, as PDF readers expect.
+    """Weasyprint finisher: one field per radio group; identity fields read-only.
 
     Weasyprint gives every radio button (a kid of its group) the group's own name and lists it
     among the form's top-level fields, so readers see ``rating_1~1.rating_1~1`` and may treat
@@ -85,10 +86,14 @@ def _radio_kids_unnamed(document: Any, pdf: Any) -> None:
         return
     kids = set()
     for obj in pdf.objects:
-        if isinstance(obj, dict) and "Parent" in obj and obj.get("Subtype") == "/Widget":
+        if not isinstance(obj, dict) or obj.get("Subtype") != "/Widget":
+            continue
+        if "Parent" in obj:
             obj.pop("T", None)
             obj.pop("TU", None)
             kids.add(obj.reference)  # type: ignore[attr-defined]  # a pydyf.Dictionary
+        elif getattr(obj.get("T"), "string", None) in READ_ONLY_FIELDS:
+            obj["Ff"] = 1  # ReadOnly: the panellist's code, round and study
     acroform["Fields"] = type(acroform["Fields"])(
         ref for ref in acroform["Fields"] if ref not in kids)
 

@@ -151,9 +151,9 @@ class ReturnsReader:
                 if kind == "rating" and target is not None:
                     draft.ratings[target] = self._rating(display, line, target, cell, col)
                 elif kind == "comment" and target is not None and cell.strip():
-                    draft.comments[target] = cell.strip()
+                    draft.comments[target] = revived(cell.strip())
                 elif kind == "suggestions" and cell.strip():
-                    draft.suggestions.append(cell.strip())
+                    draft.suggestions.append(revived(cell.strip()))
 
     def _read_long(self, rows: Iterable[tuple[int, list[str]]], header: list[str],
                    display: str) -> None:
@@ -192,9 +192,9 @@ class ReturnsReader:
                 self._where[code] = f"{display}:{line}"
             draft.ratings[item] = self._rating(display, line, item, cells[index["rating"]])
             if "comment" in index and cells[index["comment"]].strip():
-                draft.comments[item] = cells[index["comment"]].strip()
+                draft.comments[item] = revived(cells[index["comment"]].strip())
             if "suggestions" in index and cells[index["suggestions"]].strip():
-                draft.suggestions.append(cells[index["suggestions"]].strip())
+                draft.suggestions.append(revived(cells[index["suggestions"]].strip()))
 
     # ------------------------------------------------------------------ cells
 
@@ -281,8 +281,29 @@ def _column_letter(index: int) -> str:
     return name
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(text: str) -> str:
+    """Free text for a CSV cell that spreadsheets will not run as a formula.
+
+    A leading ``=``, ``+``, ``-``, ``@`` (or an apostrophe, so the mapping can be undone) gets
+    an apostrophe in front; :func:`revived` takes it off again when the file is read.
+    """
+    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
+
+
+def revived(text: str) -> str:
+    """The free text behind :func:`inert`."""
+    return text[1:] if text.startswith("'") else text
+
+
 def returns_csv_text(manifest: Manifest, returns: Iterable[PanelReturn]) -> str:
-    """Returns in the canonical wide CSV: every item asked, comment columns where used."""
+    """Returns in the canonical wide CSV: every item asked, comment columns where used.
+
+    Comments and suggestions are written with :func:`inert`, so opening the file in a
+    spreadsheet runs nothing; reading it back restores them exactly.
+    """
     returns = list(returns)
     item_ids = manifest.item_ids()
     commented = [i for i in item_ids if any(i in r.comments for r in returns)]
@@ -292,5 +313,6 @@ def returns_csv_text(manifest: Manifest, returns: Iterable[PanelReturn]) -> str:
     for r in returns:
         ratings = [r.ratings.get(i) for i in item_ids]
         writer.writerow([r.code, *["" if v is None else v for v in ratings],
-                         *[r.comments.get(i, "") for i in commented], r.suggestions or ""])
+                         *[inert(r.comments.get(i, "")) for i in commented],
+                         inert(r.suggestions or "")])
     return buffer.getvalue()

@@ -7,13 +7,7 @@ import io
 from collections.abc import Sequence
 
 from delphi.core.models import Manifest, PanelReturn, Settings
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def cell(text: str) -> str:
-    """A text cell made inert for spreadsheets: a leading =, +, -, @ is quoted with '."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+from delphi.store.returns_csv import inert as cell
 
 
 def review_markdown(settings: Settings, manifest: Manifest, returns: Sequence[PanelReturn],
