@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def fields(pdf: Path) -> dict[str, dict[str, object]]:
 
 
 def text(pdf: Path) -> str:
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(pdf).pages)
+    pages = (page.extract_text() for page in pypdf.PdfReader(pdf).pages)
+    return unicodedata.normalize("NFKC", "\n".join(pages))
 
 
 def feedback_in(pdf_text: str, item_ids: list[str]) -> dict[str, tuple[str, str, str]]:
