@@ -92,6 +92,11 @@ def test_filled_pdf_imports_and_analyse_counts_it(study2: Path, tmp_path: Path,
         g: c["returned"] for g, c in analysed["response"]["groups"].items()}
     assert [o["code"] for o in status["outstanding"]] == ["E2", "U1"]
     assert "name" not in status["outstanding"][0]
+    assert status["overall"]["invited"] == analysed["response"]["invited"]
+    assert cli("suggestions", "--study", str(study2), "--round", "2").exit_code == 0
+    review = (study2 / "rounds/round-2/suggestions.md").read_text()
+    assert "- **E1** (Expert authors): More on housing" in review
+    assert "=1+1 is not a formula here" in review
     log = (study2 / "rounds/round-2/returns/import-log.jsonl").read_text().splitlines()
     assert [json.loads(line)["codes"] for line in log] == [["E1"], ["U2"]]
     assert len(list((study2 / "rounds/round-2/returns/sources").iterdir())) == 2
