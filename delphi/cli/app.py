@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 from delphi import actions
 from delphi.cli.views import analysis_view
+from delphi.core.mailing import Kind
 from delphi.errors import DelphiError
 
 # Named exit codes (as httpie does): 2 is every error the user can fix.
@@ -42,7 +43,7 @@ app = typer.Typer(
     cls=_Commands,
     name="delphi",
     help="Run Delphi consensus studies: validate the study folder, analyse rounds, build the "
-    "next round's questionnaires, take returns in.",
+    "next round's questionnaires, mail them, take returns in.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # a crash must never print panel data
     rich_markup_mode="rich",
@@ -276,6 +277,114 @@ def enter(
     from delphi.cli.entry import enter_interactively
 
     enter_interactively(study, code, round, replace, console())
+
+
+def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes: bool,
+                  rate: float | None, deadline: str | None, resend: list[str]) -> None:
+    """The shared body of ``send`` and ``remind``: plan, show, confirm, send, report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    out, err = console(), console(stderr=True)
+    run = actions.plan_mail(study, kind, round=round, resend=resend)
+    mailing = run.mailing
+    what = "questionnaires" if kind == "questionnaire" else "reminders"
+    out.print(f"[bold]Round {run.round}[/bold]: {len(mailing.recipients)} {what} to e-mail"
+              + (f", {len(mailing.skipped)} not again" if mailing.skipped else "")
+              + (f"; {len(mailing.by_post)} by post" if mailing.by_post else "") + ".")
+    for code, why in mailing.skipped.items():
+        if kind == "reminder" or len(mailing.skipped) <= 10:
+            out.print(f"  {code}: {why}", markup=False)
+    for code in mailing.uncertain:
+        err.print(f"warning: {code}: an earlier run was interrupted while mailing them; it "
+                  "may have gone out. Check the server's log; --resend " + code + " sends again.",
+                  markup=False)
+    if kind == "reminder" and mailing.by_post:
+        out.print("  by post, no return yet: " + ", ".join(p.code for p in mailing.by_post),
+                  markup=False)
+    if kind == "reminder":
+        out.print("  to be reminded: " + (", ".join(p.code for p in mailing.recipients)
+                                          or "nobody"), markup=False)
+    if not mailing.recipients and not (kind == "questionnaire" and mailing.by_post):
+        out.print("Nothing to send.")
+        return
+    if not dry_run and not yes and not typer.confirm("Send now?", default=False):
+        out.print("Nothing was sent.")
+        raise typer.Exit(0)
+    rate = rate or run.default_rate
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True) as progress:
+        task = progress.add_task("Writing .eml files" if dry_run else "Sending",
+                                 total=len(mailing.recipients))
+        outcome = actions.run_mail(run, dry_run=dry_run, rate=rate, deadline=deadline,
+                                   on_done=lambda code, error: progress.advance(task))
+    verb = "wrote" if dry_run else "sent"
+    out.print(f"{verb.capitalize()} {len(outcome.sent)} {what}"
+              + (f" to {outcome.outbox}" if outcome.outbox else "") + ".", markup=False)
+    if outcome.bundle:
+        out.print(f"Print bundle for {len(mailing.by_post)} postal panellists: "
+                  f"{outcome.bundle} ({outcome.bundle_pages} pages).", markup=False)
+    for code, error in outcome.failed.items():
+        err.print(f"failed: {code}: {error}", markup=False)
+    if outcome.failed:
+        err.print(f"{len(outcome.failed)} could not be sent: correct their addresses in the "
+                  "roster and run the command again.", style="bold red")
+        raise typer.Exit(EXIT_ERROR)
+
+
+DryRunOption = Annotated[bool, typer.Option(
+    "--dry-run", help="Write one .eml file per message to rounds/round-N/outbox; connect to "
+    "nothing.")]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before sending.")]
+RateOption = Annotated[float | None, typer.Option(
+    "--rate", min=0.1, help="At most this many messages per minute (default: mail.rate in "
+    "study.yaml, else no limit).")]
+DeadlineOption = Annotated[str | None, typer.Option(
+    "--deadline", help="Return-by date to print in the messages, e.g. '12 January'.")]
+MailRoundOption = Annotated[int | None, typer.Option(
+    "--round", "-r", min=1, show_default=False,
+    help="Round (default: the latest with a questionnaire).")]
+
+
+@app.command()
+def send(
+    study: StudyOption = Path("."),
+    round: MailRoundOption = None,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    rate: RateOption = None,
+    deadline: DeadlineOption = None,
+    resend: Annotated[list[str] | None, typer.Option(
+        "--resend", help="Send this panellist's questionnaire again (repeatable).")] = None,
+) -> None:
+    """E-mail each panellist their own questionnaire; a print bundle for postal ones.
+
+    Running it again sends only what was not sent; the mail log is rounds/round-N/mail-log.jsonl.
+    SMTP settings come from study.yaml (mail:), the login from DELPHI_SMTP_USER and
+    DELPHI_SMTP_PASSWORD.
+
+    Example: delphi send --dry-run
+    """
+    _mail_command("questionnaire", study, round, dry_run, yes, rate, deadline, resend or [])
+
+
+@app.command()
+def remind(
+    study: StudyOption = Path("."),
+    round: MailRoundOption = None,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    rate: RateOption = None,
+    deadline: DeadlineOption = None,
+) -> None:
+    """Remind panellists who have not returned their questionnaire (at most twice by default).
+
+    Lists who will be reminded and asks before sending. mail.max_reminders and
+    mail.reminder_gap_days in study.yaml set how often.
+
+    Example: delphi remind --deadline "12 January"
+    """
+    _mail_command("reminder", study, round, dry_run, yes, rate, deadline, [])
 
 
 @app.command()

@@ -104,6 +104,9 @@ class MailSettings(Strict):
     port: int = Field(587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     sender: Text
+    max_reminders: int = Field(2, ge=0, description="reminders per panellist and round")
+    reminder_gap_days: int = Field(3, ge=0, description="days between two reminders")
+    rate: float | None = Field(None, gt=0, description="messages per minute at most")
 
 
 Anchors = dict[int, Text]

@@ -1,0 +1,264 @@
+"""Sending and reminding against a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+import json
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage as Message
+from email.policy import default
+from pathlib import Path
+
+import pypdf
+import pytest
+from aiosmtpd.controller import Controller
+
+from delphi import actions
+from delphi.store.study import Study
+from tests.conftest import PANEL_YAML, STUDY_YAML, Result, build_tree, tree_digest
+
+Run = Callable[..., Result]
+Make = Callable[..., Path]
+
+PANEL = PANEL_YAML + (
+    "  - {code: E3, name: Eve Example, email: eve@example.org, group: expert}\n"
+    "  - {code: U3, name: Fay Example, email: fay@example.org, group: user}\n")
+
+
+class Recorder:
+    """An SMTP handler that keeps every message and can refuse or delay addresses."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.refuse: set[str] = set()
+        self.busy_once: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]  # noqa: N802
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        if address in self.busy_once:
+            self.busy_once.discard(address)
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.messages.append(email.message_from_bytes(  # type: ignore[arg-type]
+            envelope.content, policy=default))
+        return "250 Message accepted for delivery"
+
+    def to(self) -> list[str]:
+        return [m["To"] for m in self.messages]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Recorder, int]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny study of six panellists with round 1's questionnaires built (once)."""
+    from typer.testing import CliRunner
+
+    from delphi.cli import app
+    from tests.conftest import ITEMS_YAML
+
+    root = build_tree(tmp_path_factory.mktemp("mail") / "study", {
+        "study.yaml": STUDY_YAML, "questionnaires/items.yaml": ITEMS_YAML,
+        "panels/panel.yaml": PANEL})
+    result = CliRunner().invoke(app, ["new-round", "--study", str(root), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture
+def study(built: Path, tmp_path: Path, smtp: tuple[Recorder, int]) -> Path:
+    copy = tmp_path / "study"
+    shutil.copytree(built, copy)
+    _, port = smtp
+    (copy / "study.yaml").write_text(STUDY_YAML + (
+        f"mail: {{host: 127.0.0.1, port: {port}, security: none, "
+        "sender: 'Delphi team <delphi@example.org>', reminder_gap_days: 3}\n"))
+    return copy
+
+
+def attachment_code(message: Message) -> str:
+    part = next(p for p in message.walk() if p.get_content_type() == "application/pdf")
+    from io import BytesIO
+
+    info = pypdf.PdfReader(BytesIO(part.get_payload(decode=True))).metadata
+    return str(info["/delphicode"])
+
+
+def test_send_delivers_each_panellist_their_own_pdf(study: Path, smtp: tuple[Recorder, int],
+                                                     cli: Run) -> None:
+    handler, _ = smtp
+    result = cli("send", "--study", str(study), "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert handler.to() == ["Ann Example <ann@example.org>", "Ben Example <ben@example.org>",
+                            "Cat Example <cat@example.org>", "Eve Example <eve@example.org>",
+                            "Fay Example <fay@example.org>"]
+    for message, code in zip(handler.messages, ["E1", "E2", "U1", "E3", "U3"], strict=True):
+        assert attachment_code(message) == code  # the right PDF to the right person
+        assert message["Subject"] == f"Tiny study: round 1 questionnaire ({code})"
+        body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert code in body
+        assert all(other not in body for other in ("Ann", "Ben", "Cat", "Eve", "Fay")
+                   if other not in message["To"])
+    assert "Print bundle for 1 postal panellists" in result.stdout
+    bundle = study / "rounds/round-1/post/round-1-postal-bundle.pdf"
+    pages = pypdf.PdfReader(bundle).pages
+    assert len(pages) == 2  # U2's cover letter, then U2's questionnaire
+    letter = pages[0].extract_text()
+    assert "Dan Example" in letter and "1 Example Road" in letter and "U2" in letter
+
+    again = cli("send", "--study", str(study), "--yes")
+    assert again.exit_code == 0
+    assert len(handler.messages) == 5  # running it again sends nothing
+    assert "0 questionnaires to e-mail, 5 not again" in again.stdout
+
+
+def test_interrupted_run_never_sends_twice(study: Path, smtp: tuple[Recorder, int]) -> None:
+    handler, _ = smtp
+    run = actions.plan_mail(study, "questionnaire")
+    calls = []
+
+    def stop_after_two(code: str, error: str | None) -> None:
+        calls.append(code)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        actions.run_mail(run, on_done=stop_after_two)
+    assert len(handler.messages) == 2
+    outcome = actions.run_mail(actions.plan_mail(study, "questionnaire"))
+    assert sorted(outcome.sent) == ["E3", "U1", "U3"]
+    assert sorted(handler.to()) == sorted(set(handler.to()))  # nobody twice
+    assert len(handler.messages) == 5
+
+
+def test_a_run_killed_between_handing_over_and_logging_is_not_resent(
+        study: Path, smtp: tuple[Recorder, int], cli: Run) -> None:
+    handler, _ = smtp
+    log = study / "rounds/round-1/mail-log.jsonl"
+    log.write_text(json.dumps({"time": "2026-01-01T10:00:00+00:00", "kind": "questionnaire",
+                               "code": "E1", "status": "pending", "message_id": "<x@y>",
+                               "to": "ann@example.org"}) + "\n")
+    result = cli("send", "--study", str(study), "--yes")
+    assert result.exit_code == 0
+    assert "E1: an earlier run was interrupted while mailing them" in result.stderr
+    assert "Ann Example <ann@example.org>" not in handler.to()
+    resent = cli("send", "--study", str(study), "--yes", "--resend", "E1")
+    assert resent.exit_code == 0
+    assert handler.to().count("Ann Example <ann@example.org>") == 1
+
+
+def test_refused_address_is_recorded_and_the_run_completes(study: Path,
+                                                           smtp: tuple[Recorder, int],
+                                                           cli: Run) -> None:
+    handler, _ = smtp
+    handler.refuse.add("ben@example.org")
+    handler.busy_once.add("cat@example.org")  # transient: retried
+    from delphi.mail import smtp as smtp_module
+
+    original = smtp_module.Mailer.__init__
+
+    def fast(self, settings, attempts=4, backoff=0.01, sleep=lambda s: None):  # type: ignore[no-untyped-def]
+        original(self, settings, attempts=attempts, backoff=backoff, sleep=sleep)
+
+    smtp_module.Mailer.__init__ = fast  # type: ignore[method-assign]
+    try:
+        result = cli("send", "--study", str(study), "--yes")
+    finally:
+        smtp_module.Mailer.__init__ = original  # type: ignore[method-assign]
+    assert result.exit_code == 2
+    assert "failed: E2: ben@example.org: 550 5.1.1 No such user here" in result.stderr
+    assert "Cat Example <cat@example.org>" in handler.to()
+    assert len(handler.messages) == 4
+    entries = [json.loads(line) for line in
+               (study / "rounds/round-1/mail-log.jsonl").read_text().splitlines()]
+    assert [e["status"] for e in entries if e["code"] == "E2"] == ["pending", "failed"]
+    handler.refuse.clear()
+    retry = cli("send", "--study", str(study), "--yes")
+    assert retry.exit_code == 0
+    assert handler.to().count("Ben Example <ben@example.org>") == 1
+
+
+def test_reminders_reach_exactly_those_without_a_return(study: Path,
+                                                        smtp: tuple[Recorder, int],
+                                                        cli: Run) -> None:
+    handler, _ = smtp
+    assert cli("send", "--study", str(study), "--yes").exit_code == 0
+    sent = len(handler.messages)
+    (study / "rounds/round-1/returns").mkdir()
+    (study / "rounds/round-1/returns/in.csv").write_text("code,1.1\nE1,7\nU1,3\n")
+    preview = cli("remind", "--study", str(study), "--dry-run")
+    assert "to be reminded: E2, E3, U3" in preview.stdout
+    assert "by post, no return yet: U2" in preview.stdout
+    assert len(handler.messages) == sent  # a dry run connects to nothing
+    assert sorted(p.name for p in (study / "rounds/round-1/outbox").iterdir()) == [
+        "E2-reminder.eml", "E3-reminder.eml", "U3-reminder.eml"]
+
+    result = cli("remind", "--study", str(study), "--yes")
+    assert result.exit_code == 0, result.stderr
+    reminded = handler.messages[sent:]
+    assert sorted(attachment_code(m) for m in reminded) == ["E2", "E3", "U3"]
+    assert all(m["Subject"].startswith("Reminder: Tiny study") for m in reminded)
+    again = cli("remind", "--study", str(study), "--yes")
+    assert "to be reminded: nobody" in again.stdout  # not twice within the gap
+    assert len(handler.messages) == sent + 3
+
+
+def test_at_most_two_reminders(study: Path, smtp: tuple[Recorder, int]) -> None:
+    handler, _ = smtp
+    actions.run_mail(actions.plan_mail(study, "questionnaire"))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for week in range(4):
+        when = start + timedelta(days=7 * week)
+        run = actions.plan_mail(study, "reminder", now=when)
+        actions.run_mail(run, now=lambda when=when: when)  # type: ignore[misc]
+    reminders = [m for m in handler.messages if m["Subject"].startswith("Reminder")]
+    assert len(reminders) == 2 * 5  # five e-mail panellists without a return, twice each
+    log = [json.loads(line) for line in
+           (study / "rounds/round-1/mail-log.jsonl").read_text().splitlines()]
+    second = [m for m in reminders if "last reminder" in
+              m.get_body(("plain",)).get_content()]  # type: ignore[union-attr]
+    assert len(second) == 5
+    assert {e["kind"] for e in log} == {"questionnaire", "reminder"}
+
+
+def test_dry_run_writes_eml_and_touches_no_log(study: Path, smtp: tuple[Recorder, int],
+                                               cli: Run) -> None:
+    handler, _ = smtp
+    result = cli("send", "--study", str(study), "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert handler.messages == []
+    outbox = study / "rounds/round-1/outbox"
+    eml = email.message_from_bytes((outbox / "E1-questionnaire.eml").read_bytes(),
+                                 policy=default)
+    assert eml["To"] == "Ann Example <ann@example.org>"
+    assert attachment_code(eml) == "E1"
+    assert not (study / "rounds/round-1/mail-log.jsonl").exists()
+
+
+def test_send_without_mail_settings_or_pdfs(make_study: Make, cli: Run) -> None:
+    root = make_study(returns=None)
+    before = tree_digest(root)
+    result = cli("send", "--study", str(root), "--yes")
+    assert result.exit_code == 2
+    assert "no questionnaire PDF for E1, E2, U1, U2" in result.stderr
+    assert tree_digest(root) == before
+    assert Study(root).settings.mail is None
