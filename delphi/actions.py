@@ -28,7 +28,7 @@ from delphi.core.mailing import (
     plan_reminders,
     reminder_number,
 )
-from delphi.core.models import Manifest, PanelReturn
+from delphi.core.models import Manifest, PanelReturn, RuleName
 from delphi.core.rounds import RoundPlan, plan_round
 from delphi.core.status import RoundStatus, round_status
 from delphi.errors import DelphiError, Problem, RoundStateError
@@ -48,15 +48,34 @@ class Analysis:
     written: list[Path]
 
 
-def analyse(study: Path | str = ".", round: int | None = None, write: bool = True) -> Analysis:
-    """Analyse a round (default: the latest with returns) and write its results files."""
+def compute_round(folder: Study, round_no: int, rules: Sequence[RuleName] = ()) -> RoundResult:
+    """A round's results exactly as ``delphi analyse`` writes them.
+
+    They come from the round's manifest and returns, and the previous round's returns for
+    the items' stability.
+    """
+    previous = None
+    if round_no > 1 and (round_no - 1) in folder.rounds():
+        previous = (round_no - 1, folder.returns(round_no - 1))
+    return analyse_round(folder.settings, folder.manifest(round_no), folder.roster,
+                         folder.returns(round_no), previous=previous, rules=rules)
+
+
+def analyse(study: Path | str = ".", round: int | None = None, write: bool = True,
+            rules: Sequence[RuleName] = ()) -> Analysis:
+    """Analyse a round (default: the latest with returns) and write its results files.
+
+    ``rules`` adds each item's verdict under those consensus rules to the output; the files
+    written are always the study's own rule alone, so they do not depend on the options.
+    """
     folder = Study(study)
     _ = (folder.settings, folder.bank, folder.roster)  # every file is validated on load
     round_no = folder.round_to_analyse(round)
     manifest = folder.manifest(round_no)
-    result = analyse_round(folder.settings, manifest, folder.roster, folder.returns(round_no))
+    result = compute_round(folder, round_no)
     written = folder.write_results(result) if write else []
-    return Analysis(folder, result, manifest, written)
+    shown = compute_round(folder, round_no, rules) if rules else result
+    return Analysis(folder, shown, manifest, written)
 
 
 def validate(study: Path | str = ".") -> list[Problem]:
@@ -86,8 +105,7 @@ def _earlier_results(folder: Study, round_no: int) -> list[RoundResult]:
         if r not in existing:
             raise RoundStateError(f"round {r} has no questionnaire, so round {round_no} cannot "
                                   "follow it; rounds are numbered without gaps")
-        results.append(analyse_round(folder.settings, folder.manifest(r), folder.roster,
-                                     folder.returns(r)))
+        results.append(compute_round(folder, r))
     return results
 
 

@@ -14,6 +14,8 @@ from typer.core import TyperGroup
 from delphi import actions
 from delphi.cli.views import analysis_view
 from delphi.core.mailing import Kind
+from delphi.core.models import RuleName
+from delphi.core.rules import RULES
 from delphi.errors import DelphiError
 
 # Named exit codes (as httpie does): 2 is every error the user can fix.
@@ -88,14 +90,20 @@ def analyse(
     round: RoundOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON "
                                           "object (the contract's format).")] = False,
+    rules: Annotated[str | None, typer.Option(
+        "--rules", help="Compare consensus rules side by side, e.g. "
+        "banded,comet,rand-ucla,iqr (the study's own rule decides).",
+        show_default=False)] = None,
 ) -> None:
     """Statistics of a round: median, IQR, band shares and consensus per item and group.
 
-    Writes rounds/round-N/results.json and results.csv (one row per item and group).
+    Writes rounds/round-N/results.json and results.csv (one row per item and group). From
+    round 2 on, each item asked before also gets its stability since the previous round.
 
-    Example: delphi analyse --round 1
+    Example: delphi analyse --round 2 --rules banded,comet,rand-ucla,iqr
     """
-    outcome = actions.analyse(study=study, round=round)
+    chosen = _rule_names(rules) if rules else []
+    outcome = actions.analyse(study=study, round=round, rules=chosen)
     if as_json:
         sys.stdout.write(json.dumps(outcome.result.to_json(), indent=2, ensure_ascii=False)
                          + "\n")
@@ -104,6 +112,16 @@ def analyse(
     out.print(analysis_view(outcome.result, outcome.manifest, outcome.study.settings))
     written = ", ".join(outcome.study.display(p) for p in outcome.written)
     out.print(f"[dim]Wrote {written}[/dim]")
+
+
+def _rule_names(text: str) -> list[RuleName]:
+    """Parse --rules; an unknown name is an error that lists the known ones."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RULES]
+    if unknown or not names:
+        raise DelphiError(f"--rules: unknown rule {unknown[0] if unknown else text!r}; "
+                          f"choose from {', '.join(RULES)}")
+    return [n for n in RULES if n in names]
 
 
 @app.command("new-round")

@@ -125,14 +125,23 @@ def analysis_view(result: RoundResult, manifest: Manifest, settings: Settings) -
                                        settings))
         else:
             parts.append(rating_table(section.title, items, settings))
+    rated = [i for i in result.items if i.kind == "rating"]
+    if any(i.stability for i in rated):
+        parts += [Text(""), stability_table(rated, settings)]
+    if rated and rated[0].rules is not None:
+        parts += [Text(""), *rules_view(rated, settings)]
     groups = ", ".join(f"{g.id[:3].capitalize()} = {g.label}" for g in settings.groups)
     groups = groups if len(settings.groups) > 1 else settings.groups[0].label
     parts.append(Text(""))
+    rule = settings.consensus
+    meaning = (f"at least {pct(rule.threshold)} of ratings in one band" if rule.rule == "banded"
+               else f"the {rule.rule} rule")
+    if rule.scope != "panel":
+        meaning += f", in {rule.scope.replace('-', ' ')}"
     parts.append(Text(
-        f"{AGREE_MARK} consensus: at least {pct(settings.consensus.threshold)} of ratings in one "
-        f"band.  {DIVERGE_MARK} groups diverge: medians {num(settings.divergence.threshold)} or "
-        f"more apart.  Group medians: {groups}.  Quartiles: {settings.quartiles}.",
-        style="dim"))
+        f"{AGREE_MARK} consensus: {meaning}.  {DIVERGE_MARK} groups diverge: medians "
+        f"{num(settings.divergence.threshold)} or more apart.  Group medians: {groups}.  "
+        f"Quartiles: {settings.quartiles}.", style="dim"))
     if result.response.returned == 0:
         parts.append(Text(f"0 of {result.response.invited} returned: no ratings to analyse yet.",
                           style="bold yellow"))
@@ -189,3 +198,52 @@ def status_view(status: RoundStatus, names: bool = False) -> RenderableType:
             if codes:
                 parts.append(Text(f"  {label}: " + ", ".join(codes)))
     return Stack(*parts)
+
+
+def stability_table(items: list[ItemResult], settings: Settings) -> Table:
+    """Stability since the previous round, one row per item asked in both."""
+    shown = [i for i in items if i.stability]
+    previous = shown[0].stability.previous_round if shown[0].stability else 0
+    table = Table(title=f"Stability since round {previous} (stable: net change below "
+                  f"{pct(settings.stability.limit)})", title_justify="left", show_edge=False,
+                  pad_edge=False)
+    for heading in ("Item", "Pairs", "Changed band", "Net change", "Stable", "Kappa (lin.)",
+                    "Wilcoxon p", "Towards median"):
+        table.add_column(heading, justify="left" if heading == "Item" else "right")
+    for item in shown:
+        s = item.stability
+        assert s is not None
+        table.add_row(item.id, str(s.pairs), pct(s.changed_band), pct(s.net_change),
+                      Text(AGREE_MARK, style="green") if s.stable else "",
+                      num(s.kappa, 2), num(s.wilcoxon_p, 3), pct(s.towards_median))
+    return table
+
+
+def rules_view(items: list[ItemResult], settings: Settings) -> list[RenderableType]:
+    """How many items each rule accepts, and the items on which the rules disagree."""
+    names = list(items[0].rules or {})
+    totals = Table(title=f"Consensus under each rule (the study's rule: "
+                   f"{settings.consensus.rule}, scope {settings.consensus.scope})",
+                   title_justify="left", show_edge=False, pad_edge=False)
+    totals.add_column("Rule")
+    totals.add_column("Items", justify="right")
+    for band in settings.bands:
+        totals.add_column(band.name, justify="right")
+    for name in names:
+        verdicts = [(i.rules or {}).get(name) for i in items]
+        totals.add_row(Text(name, style="bold" if name == settings.consensus.rule else ""),
+                       str(sum(1 for v in verdicts if v)),
+                       *[str(sum(1 for v in verdicts if v == b.name)) for b in settings.bands])
+    differ = [i for i in items if len(set((i.rules or {}).values())) > 1]
+    if not differ:
+        return [totals, Text("The rules agree on every item.", style="dim")]
+    table = Table(title=f"Items on which the rules disagree ({len(differ)})",
+                  title_justify="left", show_edge=False, pad_edge=False, expand=True)
+    table.add_column("Item", no_wrap=True)
+    table.add_column("Statement", ratio=1, overflow="fold", min_width=16)
+    for name in names:
+        table.add_column(name, no_wrap=True)
+    for item in differ:
+        table.add_row(item.id, short(item.text, 40),
+                      *[(item.rules or {}).get(name) or "–" for name in names])
+    return [totals, Text(""), table]

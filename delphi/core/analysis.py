@@ -13,8 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from delphi.core.models import Manifest, PanelReturn, Roster, Settings
-from delphi.core.stats import Summary, diverges, rank, summarise
+from delphi.core.models import ConsensusRule, Manifest, PanelReturn, Roster, RuleName, Settings
+from delphi.core.rules import item_verdict, verdict
+from delphi.core.stability import Stability, stability
+from delphi.core.stats import Summary, diverges, quantile, rank, summarise
 
 
 class GroupResponse(BaseModel):
@@ -53,6 +55,8 @@ class ItemResult(Summary):
     groups: dict[str, GroupStats]
     divergent: bool
     rank: int | None
+    rules: dict[str, str | None] | None = None
+    stability: Stability | None = None
 
 
 class RoundResult(BaseModel):
@@ -79,7 +83,10 @@ class RoundResult(BaseModel):
         for it in self.items:
             entry = {"id": it.id, "section": it.section, "kind": it.kind, **stats(it),
                      "groups": {g: {**stats(gs), "rank": gs.rank} for g, gs in it.groups.items()},
-                     "divergent": it.divergent, "rank": it.rank, "text": it.text}
+                     "divergent": it.divergent, "rank": it.rank, "text": it.text,
+                     "stability": it.stability.model_dump() if it.stability else None}
+            if it.rules is not None:
+                entry["rules"] = dict(it.rules)
             items.append(entry)
         return {
             "study": self.study,
@@ -113,9 +120,13 @@ class RoundResult(BaseModel):
 
 
 def analyse_round(settings: Settings, manifest: Manifest, roster: Roster,
-                  returns: Sequence[PanelReturn]) -> RoundResult:
+                  returns: Sequence[PanelReturn],
+                  previous: tuple[int, Sequence[PanelReturn]] | None = None,
+                  rules: Sequence[RuleName] = ()) -> RoundResult:
     """Statistics of a round, computed against what its manifest says was asked.
 
+    ``previous`` (the previous round's number and returns) adds each item's stability since
+    then; ``rules`` adds each item's verdict under those consensus rules, side by side.
     Returns from codes that were not invited, or ratings of items that were not asked, are
     rejected by the store before they reach this function.
     """
@@ -140,30 +151,76 @@ def analyse_round(settings: Settings, manifest: Manifest, roster: Roster,
             if rating is not None:
                 counts[item_id][group][rating] += 1
 
-    bands, threshold, method = settings.bands, settings.consensus.threshold, settings.quartiles
+    rule = settings.consensus
+    bands, threshold, method = settings.bands, rule.threshold, settings.quartiles
     items: list[ItemResult] = []
     for item in manifest.items:
         per_group = counts.get(item.id, {})
         overall: Counter[int] = Counter()
         for c in per_group.values():
             overall.update(c)
-        group_stats = {g: GroupStats(**summarise(per_group.get(g, {}), bands, threshold,
-                                                 method).model_dump()) for g in groups}
+        group_stats = {}
+        for g in groups:
+            summary = summarise(per_group.get(g, {}), bands, threshold, method)
+            if rule.rule != "banded":
+                summary = summary.model_copy(update={"consensus": verdict(
+                    rule.rule, rule, per_group.get(g, {}), bands, method)})
+            group_stats[g] = GroupStats(**summary.model_dump())
         summary = summarise(overall, bands, threshold, method)
+        summary = summary.model_copy(update={"consensus": item_verdict(
+            rule.rule, rule, overall, per_group, bands, method)})
+        side_by_side = None
+        if rules:
+            side_by_side = {
+                name: item_verdict(name, rule if name == rule.rule else
+                                   ConsensusRule(rule=name, scope=rule.scope),
+                                   overall, per_group, bands, method)
+                for name in rules}
         items.append(ItemResult(
             **summary.model_dump(), id=item.id, section=item.section, kind=item.kind,
             text=item.text, groups=group_stats,
             divergent=diverges((s.median for s in group_stats.values()),
                                settings.divergence.threshold),
-            rank=None,
+            rank=None, rules=side_by_side,
         ))
 
     items = _with_ranks(items, groups)
+    if previous is not None:
+        items = _with_stability(items, returns, previous, settings)
     return RoundResult(
         study=manifest.study, round=manifest.round, response=response, items=items,
         quartiles=method, consensus_rule=settings.consensus.model_dump(),
         divergence_threshold=settings.divergence.threshold, manifest_hash=manifest.hash,
     )
+
+
+def _with_stability(items: list[ItemResult], returns: Sequence[PanelReturn],
+                    previous: tuple[int, Sequence[PanelReturn]],
+                    settings: Settings) -> list[ItemResult]:
+    """Add stability since the previous round to the items it asked too."""
+    previous_round, earlier = previous
+    before: dict[str, dict[str, int]] = defaultdict(dict)
+    for ret in earlier:
+        for item_id, rating in ret.ratings.items():
+            if rating is not None:
+                before[item_id][ret.code] = rating
+    out = []
+    for item in items:
+        old = before.get(item.id)
+        if not old:
+            out.append(item)
+            continue
+        new = {r.code: r.ratings[item.id] for r in returns
+               if r.ratings.get(item.id) is not None}
+        pairs = [(old[c], v) for c, v in new.items() if c in old and v is not None]
+        old_values = list(old.values())
+        previous_median = quantile(Counter(old_values), 0.5, settings.quartiles)
+        item_stability = stability(
+            previous_round, old_values, [v for v in new.values() if v is not None], pairs,
+            previous_median, settings.bands, settings.scale.min, settings.scale.max,
+            settings.stability.limit)
+        out.append(item.model_copy(update={"stability": item_stability}))
+    return out
 
 
 def _with_ranks(items: list[ItemResult], groups: Sequence[str]) -> list[ItemResult]:

@@ -75,13 +75,26 @@ class Band(Strict):
         return self.min <= rating <= self.max
 
 
-class ConsensusRule(Strict):
-    """When an item has reached consensus: ``threshold`` of its ratings in one band."""
+RuleName = Literal["banded", "comet", "rand-ucla", "iqr"]
 
-    rule: Literal["banded"] = "banded"
+
+class ConsensusRule(Strict):
+    """``consensus:``: the rule fixed before the study, its scope and parameters.
+
+    The rules are defined in :mod:`delphi.core.rules`.
+    """
+
+    rule: RuleName = "banded"
+    scope: Literal["panel", "every-group", "any-group"] = "panel"
     threshold: float = Field(0.75, gt=0.5, le=1.0,
-                             description="share of raters in one band; above 0.5, so one band "
-                                         "at most")
+                             description="banded: share of raters in one band; above 0.5, so "
+                                         "one band at most")
+    comet_in: float = Field(0.70, gt=0.5, le=1.0)
+    comet_against: float = Field(0.15, ge=0.0, lt=0.5)
+    comet_out: Literal["mirror", "low-agreement"] = "mirror"
+    comet_low: float = Field(0.50, ge=0.0, le=1.0)
+    disagreement: Literal["ipras", "table"] = "ipras"
+    max_iqr: float = Field(1.0, ge=0.0)
 
 
 class DivergenceRule(Strict):
@@ -126,6 +139,14 @@ class FeedbackSettings(Strict):
                              "and the ranking results")
 
 
+class StabilitySettings(Strict):
+    """``stability:``: when an item counts as stable, and whether consensus must also be."""
+
+    limit: float = Field(0.15, gt=0, le=1, description="net change below this is stable")
+    required: bool = Field(False, description="stop rule: an item drops out only once it has "
+                                              "reached consensus and is stable")
+
+
 class Settings(Strict):
     """``study.yaml``."""
 
@@ -141,6 +162,7 @@ class Settings(Strict):
     roster: str | list[str] = "panels/panel.yaml"
     mail: MailSettings | None = None
     feedback: FeedbackSettings = FeedbackSettings()
+    stability: StabilitySettings = StabilitySettings()
 
     @field_validator("anchors")
     @classmethod

@@ -80,10 +80,16 @@ def plan_round(settings: Settings, bank: ItemBank, roster: Roster, round_no: int
         raise DelphiError(Problem(f"item {both[0]} is given to both --keep and --drop"))
 
     reached: dict[str, str] = {}
+    need_stable = settings.stability.required
     for result in sorted(earlier, key=lambda r: r.round):
         for item in result.items:
-            if item.kind == "rating" and item.consensus and item.id not in reached:
+            if item.kind != "rating" or not item.consensus or item.id in reached:
+                continue
+            if not need_stable:
                 reached[item.id] = f"consensus ({item.consensus}) in round {result.round}"
+            elif item.stability is not None and item.stability.stable:
+                reached[item.id] = (f"consensus ({item.consensus}) and stable in round "
+                                    f"{result.round}")
     dropped = {i: why for i, why in reached.items() if i not in keep}
     dropped.update({i: "dropped by the coordinator (--drop)" for i in drop})
     manifest = build_manifest(settings, bank, roster, round_no, exclude=dropped)
