@@ -35,7 +35,13 @@ from delphi.errors import DelphiError, Problem, RoundStateError
 from delphi.render.context import Personal, QuestionnaireContext, build_context
 from delphi.store.intake import ImportReport, import_entered, import_files, sha256
 from delphi.store.maillog import MailLog
-from delphi.store.study import Study, atomic_write, manifest_text, replace_round
+from delphi.store.study import (
+    Study,
+    atomic_write,
+    manifest_text,
+    replace_folder,
+    replace_round,
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,7 @@ class NewRound:
     folder: Path
     pdfs: int
     backup: Path | None
+    completed: bool = False
 
 
 def _earlier_results(folder: Study, round_no: int) -> list[RoundResult]:
@@ -136,11 +143,19 @@ def choose_new_round(folder: Study, requested: int | None) -> int:
     if not existing:
         return 1
     analysed = folder.analysed_rounds()
-    if not analysed or analysed[-1] != existing[-1]:
-        latest = existing[-1]
+    latest = existing[-1]
+    if not analysed or analysed[-1] != latest:
+        if latest > 1 and not folder.has_returns(latest) and missing_pdfs(folder, latest):
+            return latest  # its manifest is there (a fresh clone, say) but not its PDFs
         raise RoundStateError(f"round {latest} has no results yet: run 'delphi analyse --round "
                               f"{latest}' once its returns are in")
     return analysed[-1] + 1
+
+
+def missing_pdfs(folder: Study, round_no: int) -> list[str]:
+    """Invited codes of a round whose questionnaire PDF is not there."""
+    pdfs = folder.round_dir(round_no) / "questionnaires"
+    return [c for c in folder.manifest(round_no).invited if not (pdfs / f"{c}.pdf").is_file()]
 
 
 def new_round(study: Path | str = ".", round: int | None = None, keep: Collection[str] = (),
@@ -157,9 +172,15 @@ def new_round(study: Path | str = ".", round: int | None = None, keep: Collectio
     settings, bank, roster = folder.settings, folder.bank, folder.roster
     round_no = choose_new_round(folder, round)
     target = folder.round_dir(round_no)
+    completing = False
     if target.exists() and any(target.iterdir()) and not force:
-        raise RoundStateError(f"round {round_no} already exists ({folder.display(target)}); "
-                              "use --force to replace it (a dated backup is kept)")
+        completing = (folder.manifest_path(round_no).is_file()
+                      and not folder.has_returns(round_no)
+                      and bool(missing_pdfs(folder, round_no)))
+        if not completing:
+            raise RoundStateError(f"round {round_no} already exists "
+                                  f"({folder.display(target)}); use --force to replace it (a "
+                                  "dated backup is kept)")
     earlier = _earlier_results(folder, round_no)
     if earlier:
         previous = earlier[-1]
@@ -172,6 +193,11 @@ def new_round(study: Path | str = ".", round: int | None = None, keep: Collectio
                                   "(its returns or settings changed since): run 'delphi "
                                   f"analyse --round {previous.round}' again first")
     plan = plan_round(settings, bank, roster, round_no, earlier, keep=keep, drop=drop)
+    if completing and folder.manifest(round_no) != plan.manifest:
+        raise RoundStateError(
+            f"round {round_no}'s questionnaire.yaml is not what the item bank and round "
+            f"{round_no - 1}'s results give now (or --keep/--drop differ); use --force to "
+            "rebuild the round (a dated backup is kept)")
     context, personals = _context(folder, plan.manifest, earlier, plan.added)
 
     staging = folder.root / "rounds" / f".round-{round_no}.staging-{os.getpid()}"
@@ -181,12 +207,17 @@ def new_round(study: Path | str = ".", round: int | None = None, keep: Collectio
         from delphi.render.pdf import render_all
 
         render_all(folder.root, context, personals, staging / "questionnaires", workers, on_done)
-        atomic_write({staging / "questionnaire.yaml": manifest_text(plan.manifest)})
-        backup = replace_round(folder, round_no, staging)
+        if completing:
+            backup = replace_folder(folder, target / "questionnaires",
+                                    staging / "questionnaires", f"round-{round_no}-pdfs")
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            atomic_write({staging / "questionnaire.yaml": manifest_text(plan.manifest)})
+            backup = replace_round(folder, round_no, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return NewRound(folder, plan, target, len(personals), backup)
+    return NewRound(folder, plan, target, len(personals), backup, completing)
 
 
 @dataclass(frozen=True)
@@ -377,7 +408,8 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
         raise RoundStateError(f"no questionnaire PDF for {', '.join(run.missing_pdfs[:5])}"
                               f"{' ...' if len(run.missing_pdfs) > 5 else ''} in "
                               f"{folder.display(folder.round_dir(round_no) / 'questionnaires')}; "
-                              "rebuild them with 'delphi new-round --force'")
+                              "write them with 'delphi new-round' (or 'delphi new-round --round "
+                              f"{round_no} --force' to rebuild the round)")
     settings = folder.settings
     if settings.mail is None and not dry_run:
         raise DelphiError(Problem("no mail settings: add a 'mail:' block (host, port, "

@@ -172,3 +172,26 @@ def test_suggestions_review_file(make_study: Make, cli: Run) -> None:
     csv_text = (root / "rounds/round-1/suggestions.csv").read_text()
     assert "'=HYPERLINK" in csv_text  # formula made inert
     assert "Ann Example" not in md + csv_text  # codes only, never names
+
+
+def test_new_round_completes_a_round_whose_pdfs_are_missing(make_study: Make,
+                                                             cli: Run) -> None:
+    """As in a fresh clone of the example: round 2's manifest is committed, its PDFs are not."""
+    import shutil
+
+    root = make_study()
+    assert cli("analyse", "--study", str(root)).exit_code == 0
+    assert cli("new-round", "--study", str(root), "--keep", "1.1", "--workers", "1"
+               ).exit_code == 0
+    manifest_before = (root / "rounds/round-2/questionnaire.yaml").read_text()
+    shutil.rmtree(root / "rounds/round-2/questionnaires")
+    refused = cli("new-round", "--study", str(root), "--workers", "1")
+    assert refused.exit_code == 2  # without --keep 1.1 the plan is not the committed manifest
+    assert "is not what the item bank and round 1's results give now" in refused.stderr
+    result = cli("new-round", "--study", str(root), "--keep", "1.1", "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "its PDFs were missing and are now written" in result.stdout
+    assert (root / "rounds/round-2/questionnaire.yaml").read_text() == manifest_before
+    assert len(list((root / "rounds/round-2/questionnaires").glob("*.pdf"))) == 4
+    again = cli("new-round", "--study", str(root), "--keep", "1.1", "--workers", "1")
+    assert again.exit_code == 2 and "round 2 has no results yet" in again.stderr

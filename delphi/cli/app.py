@@ -57,6 +57,9 @@ StudyOption = Annotated[
     typer.Option("--study", "-s", help="The study folder.", show_default=True,
                  file_okay=False),
 ]
+LatestRoundOption = Annotated[int | None, typer.Option(
+    "--round", "-r", min=1, show_default=False,
+    help="Round (default: the latest with a questionnaire).")]
 RoundOption = Annotated[
     int | None,
     typer.Option("--round", "-r", help="Round number (default: the latest with returns).",
@@ -163,7 +166,8 @@ def new_round(
             on_done=lambda code: progress.advance(task))
     plan = outcome.plan
     manifest = plan.manifest
-    out.print(f"[bold]Round {manifest.round}[/bold]: {len(manifest.items)} items, "
+    items = len(manifest.items)
+    out.print(f"[bold]Round {manifest.round}[/bold]: {items} item{'s' if items != 1 else ''}, "
               f"{len(manifest.invited)} panellists invited.")
     for item_id, why in plan.dropped.items():
         out.print(f"  dropped {item_id}: {why}", markup=False)
@@ -171,21 +175,25 @@ def new_round(
                        ("kept despite consensus", plan.kept)):
         if ids:
             out.print(f"  {label}: {', '.join(ids)}", markup=False)
-    if outcome.backup:
+    if outcome.completed:
+        out.print(f"Round {manifest.round}'s questionnaire.yaml was already there and is what "
+                  "the rules give; its PDFs were missing and are now written.", markup=False,
+                  soft_wrap=True)
+    elif outcome.backup:
         out.print(f"Replaced the earlier round {manifest.round}; backup in "
                   f"{outcome.study.display(outcome.backup)}", markup=False)
-    out.print(f"Wrote {outcome.study.display(outcome.folder / 'questionnaire.yaml')} and "
-              f"{outcome.pdfs} PDFs in {outcome.study.display(outcome.folder / 'questionnaires')}",
-              markup=False)
+    wrote = "" if outcome.completed else (
+        f"{outcome.study.display(outcome.folder / 'questionnaire.yaml')} and ")
+    out.print(f"Wrote {wrote}{outcome.pdfs} PDFs in "
+              f"{outcome.study.display(outcome.folder / 'questionnaires')}", markup=False,
+              soft_wrap=True)
 
 
 @app.command()
 def preview(
     code: Annotated[str, typer.Argument(help="The panellist's code.", show_default=False)],
     study: StudyOption = Path("."),
-    round: Annotated[int | None, typer.Option(
-        "--round", "-r", min=1, show_default=False,
-        help="Round (default: the latest with a questionnaire).")] = None,
+    round: LatestRoundOption = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", file_okay=False,
         help="Folder for the files (default: rounds/round-N/preview).")] = None,
@@ -252,9 +260,7 @@ def import_(
 @app.command()
 def status(
     study: StudyOption = Path("."),
-    round: Annotated[int | None, typer.Option(
-        "--round", "-r", min=1, show_default=False,
-        help="Round (default: the latest with a questionnaire).")] = None,
+    round: LatestRoundOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     names: Annotated[bool, typer.Option(
         "--names", help="Show the names of outstanding panellists (codes only by default).",
@@ -278,9 +284,7 @@ def enter(
     code: Annotated[str, typer.Argument(help="The panellist's code, as on the paper form.",
                                         show_default=False)],
     study: StudyOption = Path("."),
-    round: Annotated[int | None, typer.Option(
-        "--round", "-r", min=1, show_default=False,
-        help="Round (default: the latest with a questionnaire).")] = None,
+    round: LatestRoundOption = None,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Replace this panellist's earlier return (kept in history).",
     )] = False,
@@ -359,15 +363,12 @@ RateOption = Annotated[float | None, typer.Option(
     "study.yaml, else no limit).")]
 DeadlineOption = Annotated[str | None, typer.Option(
     "--deadline", help="Return-by date to print in the messages, e.g. '12 January'.")]
-MailRoundOption = Annotated[int | None, typer.Option(
-    "--round", "-r", min=1, show_default=False,
-    help="Round (default: the latest with a questionnaire).")]
 
 
 @app.command()
 def send(
     study: StudyOption = Path("."),
-    round: MailRoundOption = None,
+    round: LatestRoundOption = None,
     dry_run: DryRunOption = False,
     yes: YesOption = False,
     rate: RateOption = None,
@@ -389,7 +390,7 @@ def send(
 @app.command()
 def remind(
     study: StudyOption = Path("."),
-    round: MailRoundOption = None,
+    round: LatestRoundOption = None,
     dry_run: DryRunOption = False,
     yes: YesOption = False,
     rate: RateOption = None,

@@ -306,11 +306,15 @@ def replace_round(study: Study, round_no: int, staging: Path) -> Path | None:
     An existing round folder is first moved to ``rounds/.backups/round-N-<time>`` and that
     backup's path is returned.
     """
-    target = study.round_dir(round_no)
+    return replace_folder(study, study.round_dir(round_no), staging, f"round-{round_no}")
+
+
+def replace_folder(study: Study, target: Path, staging: Path, label: str) -> Path | None:
+    """Move ``staging`` into place as ``target``, an existing ``target`` to a dated backup."""
     backup = None
     if target.exists():
         stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-        backup = study.root / "rounds" / ".backups" / f"round-{round_no}-{stamp}"
+        backup = study.root / "rounds" / ".backups" / f"{label}-{stamp}"
         backup.parent.mkdir(parents=True, exist_ok=True)
         os.replace(target, backup)
     os.replace(staging, target)

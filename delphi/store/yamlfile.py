@@ -57,7 +57,7 @@ def read_yaml(path: Path, display: str) -> Any:
     except IsADirectoryError:
         raise StudyInvalid(Problem("is a folder, not a YAML file", file=display)) from None
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - safe: _Loader is a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
