@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from delphi import actions
-from delphi.cli.views import analysis_view
-from delphi.core.mailing import Kind
-from delphi.core.models import RuleName
-from delphi.core.rules import RULES
 from delphi.errors import DelphiError
+
+if TYPE_CHECKING:
+    from delphi.core.mailing import Kind
+    from delphi.core.models import RuleName
+
+# The commands import delphi.actions (pydantic models, the store, rendering) when they run,
+# not when the CLI starts, so that `delphi --help` starts quickly.
 
 # Named exit codes (as httpie does): 2 is every error the user can fix.
 EXIT_OK = 0
@@ -105,6 +107,9 @@ def analyse(
 
     Example: delphi analyse --round 2 --rules banded,comet,rand-ucla,iqr
     """
+    from delphi import actions
+    from delphi.cli.views import analysis_view
+
     chosen = _rule_names(rules) if rules else []
     outcome = actions.analyse(study=study, round=round, rules=chosen)
     if as_json:
@@ -119,6 +124,8 @@ def analyse(
 
 def _rule_names(text: str) -> list[RuleName]:
     """Parse --rules; an unknown name is an error that lists the known ones."""
+    from delphi.core.rules import RULES
+
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in RULES]
     if unknown or not names:
@@ -154,6 +161,8 @@ def new_round(
     Example: delphi new-round --drop 2.6 --keep 3.6
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from delphi import actions
 
     out = console()
     with Progress("[progress.description]{task.description}", BarColumn(),
@@ -202,6 +211,8 @@ def preview(
 
     Example: delphi preview EA01 --round 2
     """
+    from delphi import actions
+
     outcome = actions.preview(study=study, code=code, round=round, output=output)
     console().print(f"Wrote {outcome.html} and {outcome.pdf}", markup=False)
 
@@ -218,6 +229,8 @@ def suggestions(
 
     Example: delphi suggestions --round 1
     """
+    from delphi import actions
+
     outcome = actions.suggestions(study=study, round=round)
     console().print(f"Round {outcome.round}: {outcome.suggestions} suggestions and "
                     f"{outcome.comments} comments. Wrote "
@@ -244,6 +257,8 @@ def import_(
 
     Example: delphi import returns/*.pdf late-returns.xlsx
     """
+    from delphi import actions
+
     report = actions.import_returns(study=study, files=files, round=round, replace=replace)
     out = console()
     for name, when in report.already_imported:
@@ -270,6 +285,8 @@ def status(
 
     Example: delphi status --round 2
     """
+    from delphi import actions
+
     result = actions.status(study=study, round=round)
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(names=names), indent=2) + "\n")
@@ -305,6 +322,8 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
                   rate: float | None, deadline: str | None, resend: list[str]) -> None:
     """The shared body of ``send`` and ``remind``: plan, show, confirm, send, report."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from delphi import actions
 
     out, err = console(), console(stderr=True)
     run = actions.plan_mail(study, kind, round=round, resend=resend)
@@ -414,6 +433,8 @@ def validate(study: StudyOption = Path(".")) -> None:
 
     Example: delphi validate --study my-study
     """
+    from delphi import actions
+
     problems = actions.validate(study=study)
     if problems:
         err = console(stderr=True)
