@@ -29,7 +29,9 @@ from delphi.core.mailing import (
     reminder_number,
 )
 from delphi.core.models import Manifest, PanelReturn, RuleName
+from delphi.core.report import ReportData, build_report
 from delphi.core.rounds import RoundPlan, plan_round
+from delphi.core.rules import RULES
 from delphi.core.status import RoundStatus, round_status
 from delphi.errors import DelphiError, Problem, RoundStateError
 from delphi.render.context import Personal, QuestionnaireContext, build_context
@@ -481,3 +483,68 @@ class _NoMailer:
 
     def send(self, message: object) -> None:  # pragma: no cover - never called on dry runs
         raise AssertionError("a dry run sends nothing")
+
+
+# ----------------------------------------------------------------------------- report
+
+REPORT_FORMATS = ("pdf", "html", "md", "xlsx", "csv", "json")
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of :func:`report`: its data and the files written."""
+
+    data: ReportData
+    written: list[Path]
+
+
+def report(study: Path | str = ".", formats: Sequence[str] = REPORT_FORMATS,
+           output: Path | None = None, by: Sequence[str] = (),
+           min_subgroup: int = 5) -> Report:
+    """The study's report over all rounds, in the formats asked for."""
+    from delphi.render import report as render_report
+    from delphi.store.exports import ratings_csv, report_json, workbook
+
+    unknown = [f for f in formats if f not in REPORT_FORMATS]
+    if unknown:
+        raise DelphiError(f"--format {unknown[0]}: choose from {', '.join(REPORT_FORMATS)}"
+                          + ("; SPSS .sav export is not available yet" if "sav" in unknown
+                             else ""))
+    folder = Study(study)
+    _ = (folder.settings, folder.bank, folder.roster)
+    rounds = folder.rounds()
+    if not rounds:
+        raise RoundStateError("no round has a questionnaire yet: there is nothing to report")
+    known = {k for p in folder.roster.panellists for k in p.attributes}
+    missing = [a for a in by if a not in known]
+    if missing:
+        raise DelphiError(f"--by {missing[0]}: no panellist has this attribute; the roster "
+                          f"has {', '.join(sorted(known)) or 'none'}")
+    manifests = {r: folder.manifest(r) for r in rounds}
+    returns = {r: folder.returns(r) for r in rounds}
+    results = {r: compute_round(folder, r, RULES) for r in rounds}
+    data = build_report(folder.settings, folder.roster, manifests, returns, results,
+                        attributes=by, min_subgroup=min_subgroup)
+    out = output or folder.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    texts: dict[Path, str] = {}
+    html_text = render_report.html(folder.root, data, results)
+    if "md" in formats:
+        texts[out / "report.md"] = render_report.markdown(data)
+    if "html" in formats:
+        texts[out / "report.html"] = html_text
+    if "csv" in formats:
+        texts[out / "ratings.csv"] = ratings_csv(returns, folder.roster)
+    if "json" in formats:
+        texts[out / "report.json"] = report_json(data)
+    written = list(texts)
+    atomic_write(texts)
+    if "xlsx" in formats:
+        workbook(out / "report.xlsx", data, results, returns, folder.roster)
+        written.append(out / "report.xlsx")
+    if "pdf" in formats:
+        from delphi.render.pdf import write_bytes
+
+        write_bytes(out / "report.pdf", render_report.pdf(folder.root, html_text))
+        written.append(out / "report.pdf")
+    return Report(data, written)

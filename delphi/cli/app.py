@@ -426,6 +426,39 @@ def remind(
 
 
 @app.command()
+def report(
+    study: StudyOption = Path("."),
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="Comma-separated: pdf, html, md, xlsx, csv, json.")]
+    = "pdf,html,md,xlsx,csv,json",
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", file_okay=False, help="Folder for the files (default: report/).")]
+    = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Roster attributes for subgroup differences, e.g. background,approach.",
+        show_default=False)] = None,
+    min_subgroup: Annotated[int, typer.Option(
+        "--min-subgroup", min=1, help="Smallest subgroup reported (anonymity).")] = 5,
+) -> None:
+    """The study's report over all rounds: response, consensus items, rankings, differences.
+
+    Example: delphi report --by background,approach --format pdf,xlsx
+    """
+    from delphi import actions
+
+    formats = [f.strip().lower() for f in format.split(",") if f.strip()]
+    attributes = [a.strip() for a in (by or "").split(",") if a.strip()]
+    outcome = actions.report(study=study, formats=formats, output=output, by=attributes,
+                             min_subgroup=min_subgroup)
+    t = outcome.data.totals
+    console().print(f"{outcome.data.study}: {t.reached} of {t.asked} items reached consensus "
+                    f"over {len(outcome.data.rounds)} round(s); "
+                    f"{len(outcome.data.notable)} notable subgroup differences.", markup=False)
+    for path in outcome.written:
+        console().print(f"Wrote {path}", markup=False)
+
+
+@app.command()
 def validate(study: StudyOption = Path(".")) -> None:
     """Check every file of the study folder and list every problem, not only the first.
 

@@ -1,0 +1,272 @@
+"""The study's final report, as data.
+
+Everything section 6 of the reference study reports, computed from the rounds' manifests,
+returns and results. Rendering is elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from delphi.core.analysis import ItemResult, RoundResult
+from delphi.core.feedback import EarlierConsensus, earlier_consensus
+from delphi.core.models import Manifest, PanelReturn, Roster, Settings
+from delphi.core.rules import RULES
+from delphi.core.status import Attrition, Counts, round_status
+from delphi.core.subgroups import Finding, sentence, subgroup_findings
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RoundResponse(_Frozen):
+    """Response in one round, overall and per group."""
+
+    round: int
+    overall: Counts
+    groups: dict[str, Counts]
+
+
+class Totals(_Frozen):
+    """How many rating items were asked and reached consensus, by band."""
+
+    asked: int
+    reached: int
+    share: float | None
+    by_band: dict[str, int]
+
+
+class RankedRow(_Frozen):
+    """A ranking option: median and mean per group and overall, with its rank."""
+
+    id: str
+    text: str
+    rank: int | None
+    median: float | None
+    mean: float | None
+    groups: dict[str, tuple[float | None, float | None, int | None]]
+
+
+class RankingBlock(_Frozen):
+    """A ranking section's results from the last round it was asked in."""
+
+    section: str
+    title: str
+    round: int
+    rows: list[RankedRow]
+
+
+class GroupConsensus(_Frozen):
+    """An item that reached consensus within one stakeholder group (Appendix 4)."""
+
+    id: str
+    text: str
+    round: int
+    band: str
+
+
+class LowConsensus(_Frozen):
+    """An item that never reached consensus, with its last round's band shares."""
+
+    id: str
+    text: str
+    round: int
+    bands: dict[str, float | None]
+
+
+class Divergence(_Frozen):
+    """An item on which the groups' medians diverged in a round."""
+
+    id: str
+    text: str
+    round: int
+    medians: dict[str, float | None]
+
+
+class ReportData(_Frozen):
+    """Everything ``delphi report`` shows."""
+
+    study: str
+    rounds: list[int]
+    settings: Settings
+    response: list[RoundResponse]
+    flow: list[Attrition]
+    consensus: list[EarlierConsensus]
+    totals: Totals
+    rankings: list[RankingBlock]
+    group_consensus: dict[str, list[GroupConsensus]]
+    lowest: LowConsensus | None
+    under_half: list[LowConsensus]
+    divergent: list[Divergence]
+    rules: dict[str, int]
+    subgroups: list[Finding]
+    notable: list[str]
+    items_added: dict[int, list[str]]
+    items_reworded: dict[int, list[str]]
+
+    def method(self) -> str:
+        """A methods paragraph, filled from the study's own settings and rounds."""
+        s = self.settings
+        groups = ", ".join(f"{g.label.lower()} (n = {self.response[0].groups[g.id].invited})"
+                           for g in s.groups)
+        bands = ", ".join(f"{b.min}-{b.max} '{b.name}'" for b in s.bands)
+        anchors = "; ".join(f"{k} {v}" for k, v in sorted(s.anchors.items()))
+        rule = s.consensus
+        if rule.rule == "banded":
+            definition = (f"at least {rule.threshold * 100:.0f} % of the panellists who rated "
+                          "an item fell in one band")
+        else:
+            definition = f"the {rule.rule} rule held (scope: {rule.scope})"
+        added = sum(len(v) for v in self.items_added.values())
+        reworded = sum(len(v) for v in self.items_reworded.values())
+        first = self.response[0]
+        return (
+            f"A panel of {first.overall.invited} people in {len(s.groups)} stakeholder groups "
+            f"({groups}) took part in {len(self.rounds)} round"
+            f"{'s' if len(self.rounds) != 1 else ''}. Statements were rated on a "
+            f"{s.scale.min}-{s.scale.max} scale ({anchors}), divided into the bands {bands}. "
+            f"Consensus was defined before the study: an item reached consensus when "
+            f"{definition}. Medians and interquartile ranges were computed with the "
+            f"{'R type 7 (linear)' if s.quartiles == 'linear' else 'SPSS (type 6)'} quantile "
+            "definition, overall and per group. From round 2 on each panellist received their "
+            "own previous rating, the group median and the interquartile range next to each "
+            "item, with a statement where group medians differed by "
+            f"{s.divergence.threshold:g} or more. Items that reached consensus were not asked "
+            f"again; {added} item{'s were' if added != 1 else ' was'} added from panellists' "
+            f"suggestions and {reworded} reworded between rounds. Response: "
+            + "; ".join(f"round {r.round} {r.overall.returned} of {r.overall.invited} "
+                        f"({(r.overall.rate or 0) * 100:.1f} %)" for r in self.response)
+            + ".")
+
+    def checklist(self) -> list[tuple[str, str]]:
+        """A reporting checklist in the spirit of CREDES and ACCORD, from the study's data."""
+        s = self.settings
+        return [
+            ("Panel: size, groups and how members were identified",
+             f"{self.response[0].overall.invited} panellists in {len(s.groups)} groups "
+             "(identification: describe in the protocol)"),
+            ("Rating scale and anchors",
+             f"{s.scale.min}-{s.scale.max}; " + "; ".join(f"{k} {v}" for k, v in
+                                                          sorted(s.anchors.items()))),
+            ("Consensus defined before the study", f"rule {s.consensus.rule}, "
+             f"scope {s.consensus.scope}" + (f", threshold {s.consensus.threshold:g}"
+                                             if s.consensus.rule == "banded" else "")),
+            ("Number of rounds and response per round",
+             "; ".join(f"round {r.round}: {r.overall.returned}/{r.overall.invited}"
+                       for r in self.response)),
+            ("Feedback between rounds", "own previous rating, group median, IQR, divergence "
+             "statement; band-share chart per group"),
+            ("Items dropped, added and reworded",
+             f"{self.totals.reached} dropped on consensus; "
+             f"{sum(len(v) for v in self.items_added.values())} added; "
+             f"{sum(len(v) for v in self.items_reworded.values())} reworded"),
+            ("Attrition between rounds",
+             "; ".join(f"round {a.round}: {a.lost} lost, {a.rejoined} rejoined"
+                       for a in self.flow) or "one round only"),
+            ("Results for every item, including those without consensus",
+             "rounds/round-N/results.json and results.csv; this report's exports"),
+            ("Stakeholder differences", f"{len(self.divergent)} divergent item-rounds; "
+             f"{len(self.notable)} notable subgroup differences"),
+            ("Sensitivity to the consensus definition",
+             ", ".join(f"{k}: {v}" for k, v in self.rules.items())),
+        ]
+
+
+def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Manifest],
+                 returns: Mapping[int, Sequence[PanelReturn]],
+                 results: Mapping[int, RoundResult], attributes: Sequence[str] = (),
+                 min_subgroup: int = 5, alpha: float = 0.05) -> ReportData:
+    """Everything the report shows; ``results`` must carry the side-by-side ``rules``."""
+    rounds = sorted(results)
+    last = rounds[-1]
+    status = round_status(settings, roster, manifests, returns, last)
+    response = []
+    for r in rounds:
+        s = round_status(settings, roster, manifests, returns, r)
+        response.append(RoundResponse(round=r, overall=s.overall, groups=s.groups))
+    ordered = [results[r] for r in rounds]
+    reached = earlier_consensus(ordered)
+    rating_ids = {i.id for r in ordered for i in r.items if i.kind == "rating"}
+    by_band = {b.name: sum(1 for e in reached if e.band == b.name) for b in settings.bands}
+    totals = Totals(asked=len(rating_ids), reached=len(reached),
+                    share=len(reached) / len(rating_ids) if rating_ids else None,
+                    by_band=by_band)
+
+    last_seen: dict[str, ItemResult] = {}
+    for result in ordered:
+        for item in result.items:
+            last_seen[item.id] = item
+    round_of: dict[str, int] = {i.id: r.round for r in ordered for i in r.items}
+
+    titles = {s.id: s.title for m in manifests.values() for s in m.sections}
+    rankings: dict[str, RankingBlock] = {}
+    for result in ordered:
+        sections: dict[str, list[ItemResult]] = {}
+        for item in result.items:
+            if item.kind == "ranking":
+                sections.setdefault(item.section, []).append(item)
+        for section, items in sections.items():
+            rows = sorted(items, key=lambda i: (i.rank is None, i.rank or 0))
+            rankings[section] = RankingBlock(
+                section=section, title=titles.get(section, section), round=result.round,
+                rows=[RankedRow(id=i.id, text=i.text, rank=i.rank, median=i.median,
+                                mean=i.mean,
+                                groups={g: (s.median, s.mean, s.rank)
+                                        for g, s in i.groups.items()}) for i in rows])
+
+    group_consensus: dict[str, list[GroupConsensus]] = {g: [] for g in settings.group_ids}
+    for g in settings.group_ids:
+        seen: set[str] = set()
+        for result in ordered:
+            for item in result.items:
+                stats = item.groups.get(g)
+                if item.kind == "rating" and stats and stats.consensus and item.id not in seen:
+                    seen.add(item.id)
+                    group_consensus[g].append(GroupConsensus(
+                        id=item.id, text=item.text, round=result.round, band=stats.consensus))
+
+    never = [i for i in last_seen.values()
+             if i.kind == "rating" and i.id not in {e.id for e in reached} and i.n]
+    low = [LowConsensus(id=i.id, text=i.text, round=round_of[i.id], bands=dict(i.bands))
+           for i in never]
+    lowest = min(low, key=lambda x: max(v or 0 for v in x.bands.values()), default=None)
+    under_half = [x for x in low if all((v or 0) < 0.5 for v in x.bands.values())]
+
+    divergent = [Divergence(id=i.id, text=i.text, round=r.round,
+                            medians={g: s.median for g, s in i.groups.items()})
+                 for r in ordered for i in r.items if i.divergent]
+
+    rules = {name: len({i.id for r in ordered for i in r.items
+                        if i.kind == "rating" and (i.rules or {}).get(name)})
+             for name in RULES}
+
+    people = roster.panellists
+    tests = []
+    for item in last_seen.values():
+        if item.kind != "rating":
+            continue
+        r = round_of[item.id]
+        ratings = {ret.code: v for ret in returns.get(r, [])
+                   if (v := ret.ratings.get(item.id)) is not None}
+        tests.append((item.id, item.text, r, ratings))
+    findings = subgroup_findings(tests, people, attributes, settings.bands, min_subgroup)
+    notable = [sentence(f) for f in findings if f.q < alpha]
+
+    added = {r: [i for i in manifests[r].item_ids()
+                 if all(i not in manifests[p].item_ids() for p in manifests if p < r)]
+             for r in rounds if r > 1}
+    reworded: dict[int, list[str]] = {}
+    for r in rounds:
+        if r - 1 in manifests:
+            before = {i.id: i.text for i in manifests[r - 1].items}
+            reworded[r] = [i.id for i in manifests[r].items
+                           if i.id in before and before[i.id] != i.text]
+    return ReportData(
+        study=settings.title, rounds=rounds, settings=settings, response=response,
+        flow=status.attrition, consensus=reached, totals=totals,
+        rankings=list(rankings.values()), group_consensus=group_consensus, lowest=lowest,
+        under_half=under_half, divergent=divergent, rules=rules, subgroups=findings,
+        notable=notable, items_added=added, items_reworded=reworded)

@@ -1,0 +1,116 @@
+"""The report as Markdown, HTML (Jinja2, autoescaped) and PDF (weasyprint)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from markupsafe import Markup
+
+from delphi.core.analysis import RoundResult
+from delphi.core.feedback import fmt, item_feedback
+from delphi.core.report import ReportData
+from delphi.render.charts import band_chart
+from delphi.render.pdf import Renderer, make_environment
+
+TEMPLATE = "report.html.j2"
+
+
+def pct(value: float | None) -> str:
+    """A share as a percentage with one decimal, as the reference study prints them."""
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return out + [""]
+
+
+def markdown(data: ReportData) -> str:
+    """The report in Markdown."""
+    s = data.settings
+    labels = {g.id: g.label for g in s.groups}
+    lines = [f"# {data.study}: Delphi study report", "", "## Method", "", data.method(), "",
+             "## Response", ""]
+    lines += _md_table(["Round", "All", *labels.values()], [
+        [str(r.round), f"{r.overall.returned}/{r.overall.invited} ({pct(r.overall.rate)})",
+         *[f"{c.returned}/{c.invited} ({pct(c.rate)})" for c in r.groups.values()]]
+        for r in data.response])
+    if data.flow:
+        lines += _md_table(["Round", "Returned previous round", "Returned both", "Lost",
+                            "Rejoined"], [[str(a.round), str(a.returned_previous),
+                                           str(a.returned_both), str(a.lost), str(a.rejoined)]
+                                          for a in data.flow])
+    t = data.totals
+    lines += ["## Items reaching consensus", "",
+              f"Consensus was reached on {t.reached} of {t.asked} items "
+              f"({pct(t.share)}): " + ", ".join(f"{n} {b}" for b, n in t.by_band.items() if n)
+              + ".", ""]
+    lines += _md_table(["Item", "Statement", "Round", "Consensus"], [
+        [e.id, e.text, f"R{e.round}", f"{e.band} ({pct(e.share)})"] for e in data.consensus])
+    for block in data.rankings:
+        lines += [f"## {block.title} (round {block.round})", "",
+                  "Median (mean) per group and overall, ranked by median, then mean.", ""]
+        lines += _md_table(["Rank", "Option", *labels.values(), "Total"], [
+            [str(row.rank or "–"), row.text,
+             *[f"{fmt(m)} ({fmt(a)})" for m, a, _ in row.groups.values()],
+             f"{fmt(row.median)} ({fmt(row.mean)})"] for row in block.rows])
+    lines += ["## Consensus within each stakeholder group", ""]
+    for g, entries in data.group_consensus.items():
+        lines += [f"**{labels[g]}**: {len(entries)} items", ""]
+        lines += [f"- {e.id} (R{e.round}, {e.band}): {e.text}" for e in entries] + [""]
+    lines += ["## Items without consensus", ""]
+    if data.lowest:
+        lo = data.lowest
+        lines += [f"The lowest degree of consensus: {lo.id} '{lo.text}' ("
+                  + ", ".join(f"{b} {pct(v)}" for b, v in lo.bands.items()) + ").", ""]
+    if data.under_half:
+        lines += ["Items with fewer than 50 % of ratings in every band:", ""]
+        lines += [f"- {x.id} '{x.text}' (" + ", ".join(f"{b} {pct(v)}" for b, v in
+                                                       x.bands.items()) + ")"
+                  for x in data.under_half] + [""]
+    lines += ["## Stakeholder divergence", ""]
+    lines += _md_table(["Item", "Round", *labels.values()], [
+        [d.id, str(d.round), *[fmt(m) for m in d.medians.values()]] for d in data.divergent])
+    lines += ["## Consensus under other definitions", ""]
+    lines += _md_table(["Rule", "Items reaching consensus in any round"],
+                       [[("**" + k + "** (the study's)") if k == s.consensus.rule else k,
+                         str(v)] for k, v in data.rules.items()])
+    lines += ["## Subgroup differences", ""]
+    if data.notable:
+        lines += [f"- {n}" for n in data.notable] + [""]
+    else:
+        lines += ["No subgroup difference passed the false-discovery-rate threshold"
+                  + (" (no attributes given: use --by)." if not data.subgroups else "."), ""]
+    lines += ["## Reporting checklist", ""]
+    lines += _md_table(["Item", "This study"], [[a, b] for a, b in data.checklist()])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def charts(results: dict[int, RoundResult], data: ReportData) -> dict[str, Markup]:
+    """A band chart per rating item, from the last round it was asked in."""
+    out: dict[str, Markup] = {}
+    for r in sorted(results):
+        for item in results[r].items:
+            if item.kind == "rating":
+                fb = item_feedback(item, results[r], data.settings)
+                out[item.id] = band_chart(fb.chart, f"Ratings of {item.id}, round {r}")
+    return out
+
+
+def html(study_root: Path, data: ReportData, results: dict[int, RoundResult]) -> str:
+    """The report as HTML."""
+    env = make_environment(study_root)
+    env.globals.update(pct=pct)
+    return env.get_template(TEMPLATE).render(
+        d=data, labels={g.id: g.label for g in data.settings.groups},
+        charts=charts(results, data), method=data.method(), checklist=data.checklist())
+
+
+def pdf(study_root: Path, html_text: str) -> bytes:
+    """The report as PDF (tagged, no forms)."""
+    import weasyprint
+
+    renderer = Renderer(study_root)
+    return weasyprint.HTML(string=html_text, base_url=renderer.base_url,  # type: ignore[no-any-return]
+                           url_fetcher=renderer.fetcher).write_pdf(pdf_variant="pdf/ua-1")

@@ -1,0 +1,104 @@
+"""Report exports: an XLSX workbook, a tidy long CSV of every rating, and JSON.
+
+Text cells are written as text, never as formulas: a comment such as ``=HYPERLINK(...)`` stays
+inert in the workbook, and CSV text cells get the apostrophe of :func:`inert`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from delphi.core.analysis import RoundResult
+from delphi.core.models import PanelReturn, Roster
+from delphi.core.report import ReportData
+from delphi.store.returns_csv import inert
+
+
+def ratings_csv(returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) -> str:
+    """One row per rating: round, code, group, item, rating."""
+    group_of = {p.code: p.group for p in roster.panellists}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["round", "code", "group", "item", "rating"])
+    for r in sorted(returns):
+        for ret in returns[r]:
+            for item_id, rating in ret.ratings.items():
+                if rating is not None:
+                    writer.writerow([r, ret.code, group_of.get(ret.code, ""), item_id, rating])
+    return buffer.getvalue()
+
+
+def report_json(data: ReportData) -> str:
+    """The report's data as JSON."""
+    payload: dict[str, Any] = data.model_dump(mode="json")
+    payload["method"] = data.method()
+    payload["checklist"] = [list(pair) for pair in data.checklist()]
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def _row(sheet: Any, values: Sequence[object]) -> None:
+    sheet.append([None] * len(values))
+    for column, value in enumerate(values, start=1):
+        cell = sheet.cell(row=sheet.max_row, column=column)
+        cell.value = value
+        if isinstance(value, str):
+            cell.data_type = "s"  # text, even when it starts with = + - @
+            if value.startswith(("=", "+", "-", "@")):
+                cell.quotePrefix = True
+
+
+def workbook(path: Path, data: ReportData, results: Mapping[int, RoundResult],
+             returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) -> None:
+    """A summary sheet, one sheet of results per round, and the panel's comments."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    summary = book.active
+    summary.title = "Summary"
+    _row(summary, [data.study])
+    _row(summary, ["Method", data.method()])
+    _row(summary, [])
+    _row(summary, ["Round", "Invited", "Returned", "Rate"])
+    for response in data.response:
+        _row(summary, [response.round, response.overall.invited, response.overall.returned,
+                       response.overall.rate])
+    _row(summary, [])
+    _row(summary, ["Consensus items", "Statement", "Round", "Band", "Share"])
+    for e in data.consensus:
+        _row(summary, [e.id, e.text, e.round, e.band, e.share])
+    bands = [b.name for b in data.settings.bands]
+    groups = data.settings.group_ids
+    for r in sorted(results):
+        sheet = book.create_sheet(f"Round {r}")
+        _row(sheet, ["item", "section", "kind", "text", "group", "n", "median", "q1", "q3",
+                     "iqr", "mean", *[f"share {b}" for b in bands], "consensus", "divergent",
+                     "rank"])
+        for item in results[r].items:
+            for group, s in [("all", item), *[(g, item.groups[g]) for g in groups]]:
+                _row(sheet, [item.id, item.section, item.kind, item.text, group, s.n, s.median,
+                             s.q1, s.q3, s.iqr, s.mean, *[s.bands.get(b) for b in bands],
+                             s.consensus or "", item.divergent,
+                             item.rank if group == "all" else item.groups[group].rank])
+    comments = book.create_sheet("Comments")
+    group_of = {p.code: p.group for p in roster.panellists}
+    _row(comments, ["round", "code", "group", "item", "comment"])
+    for r in sorted(returns):
+        for ret in returns[r]:
+            for item_id, text in ret.comments.items():
+                _row(comments, [r, ret.code, group_of.get(ret.code, ""), item_id, text])
+            if ret.suggestions:
+                _row(comments, [r, ret.code, group_of.get(ret.code, ""), "suggestions",
+                                ret.suggestions])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(path)
+
+
+__all__ = ["inert", "ratings_csv", "report_json", "workbook"]

@@ -1,0 +1,82 @@
+"""`delphi report`: numbers agree with analyse; exports open; formulas stay inert;
+Fisher's exact test and the FDR correction against scipy."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+
+from delphi.core.subgroups import benjamini_hochberg, fisher_exact
+from tests.conftest import PANEL_YAML, Result
+
+Run = Callable[..., Result]
+Make = Callable[..., Path]
+
+PANEL = PANEL_YAML.replace("group: expert}", "group: expert, attributes: {approach: [CBT]}}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.integers(0, 30), b=st.integers(0, 30), c=st.integers(0, 30), d=st.integers(0, 30))
+def test_fisher_exact_matches_scipy(a: int, b: int, c: int, d: int) -> None:
+    expected = sps.fisher_exact([[a, b], [c, d]]).pvalue
+    assert fisher_exact(a, b, c, d) == pytest.approx(expected, rel=1e-6, abs=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(p=st.lists(st.floats(0, 1), min_size=1, max_size=40))
+def test_benjamini_hochberg_matches_scipy(p: list[float]) -> None:
+    assert benjamini_hochberg(p) == pytest.approx(list(sps.false_discovery_control(p)))
+
+
+def test_report_agrees_with_analyse(make_study: Make, cli: Run, tmp_path: Path) -> None:
+    root = make_study(files={"panels/panel.yaml": PANEL},
+                      returns="code,1.1,1.2,5.1,5.2,comment:1.1\nE1,8,2,7,5,=HYPERLINK(\"x\")\n"
+                              "E2,9,3,7,4,\nU1,7,,9,3,\n")
+    analysed = json.loads(cli("analyse", "--study", str(root), "--json").stdout)
+    out = tmp_path / "out"
+    result = cli("report", "--study", str(root), "--output", str(out), "--by", "approach",
+                 "--min-subgroup", "1", "--format", "md,html,xlsx,csv,json")
+    assert result.exit_code == 0, result.stderr
+    assert "2 of 2 items reached consensus over 1 round(s)" in result.stdout
+    data = json.loads((out / "report.json").read_text())
+    assert data["response"][0]["overall"]["returned"] == analysed["response"]["returned"]
+    consensus = {e["id"]: e["band"] for e in data["consensus"]}
+    assert consensus == {i["id"]: i["consensus"] for i in analysed["items"]
+                         if i["kind"] == "rating" and i["consensus"]}
+    assert data["rules"]["banded"] == 2
+    assert [r["id"] for r in data["rankings"][0]["rows"]] == ["5.1", "5.2"]
+    assert any(f["attribute"] == "approach" and f["value"] == "CBT" for f in data["subgroups"])
+    md = (out / "report.md").read_text()
+    assert "Consensus was reached on 2 of 2 items (100.0 %): 1 disagree, 1 agree." in md
+    assert "| **banded** (the study's) | 2 |" in md
+
+    ratings = list(csv.DictReader(io.StringIO((out / "ratings.csv").read_text())))
+    assert len(ratings) == 11  # every rating given, one row each
+    assert ratings[0] == {"round": "1", "code": "E1", "group": "expert", "item": "1.1",
+                          "rating": "8"}
+
+    book = openpyxl.load_workbook(out / "report.xlsx")
+    assert book.sheetnames == ["Summary", "Round 1", "Comments"]
+    comment = book["Comments"]["E2"]
+    assert comment.value == '=HYPERLINK("x")'
+    assert comment.data_type == "s"  # text, not a formula
+    assert book["Round 1"]["A2"].value == "1.1"
+
+
+def test_report_refusals(make_study: Make, cli: Run) -> None:
+    root = make_study()
+    sav = cli("report", "--study", str(root), "--format", "sav")
+    assert sav.exit_code == 2
+    assert "SPSS .sav export is not available yet" in sav.stderr
+    unknown = cli("report", "--study", str(root), "--by", "shoe_size", "--format", "md")
+    assert unknown.exit_code == 2
+    assert "--by shoe_size: no panellist has this attribute" in unknown.stderr
