@@ -487,7 +487,8 @@ class _NoMailer:
 
 # ----------------------------------------------------------------------------- report
 
-REPORT_FORMATS = ("pdf", "html", "md", "xlsx", "csv", "json")
+REPORT_FORMATS = ("pdf", "html", "md", "xlsx", "csv", "json", "sav")
+DEFAULT_REPORT_FORMATS = ("pdf", "html", "md", "xlsx", "csv", "json")
 
 
 @dataclass(frozen=True)
@@ -498,18 +499,16 @@ class Report:
     written: list[Path]
 
 
-def report(study: Path | str = ".", formats: Sequence[str] = REPORT_FORMATS,
+def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORMATS,
            output: Path | None = None, by: Sequence[str] = (),
            min_subgroup: int = 5) -> Report:
     """The study's report over all rounds, in the formats asked for."""
     from delphi.render import report as render_report
-    from delphi.store.exports import ratings_csv, report_json, workbook
+    from delphi.store.exports import ratings_csv, report_json, spss, workbook
 
     unknown = [f for f in formats if f not in REPORT_FORMATS]
     if unknown:
-        raise DelphiError(f"--format {unknown[0]}: choose from {', '.join(REPORT_FORMATS)}"
-                          + ("; SPSS .sav export is not available yet" if "sav" in unknown
-                             else ""))
+        raise DelphiError(f"--format {unknown[0]}: choose from {', '.join(REPORT_FORMATS)}")
     folder = Study(study)
     _ = (folder.settings, folder.bank, folder.roster)
     rounds = folder.rounds()
@@ -542,6 +541,10 @@ def report(study: Path | str = ".", formats: Sequence[str] = REPORT_FORMATS,
     if "xlsx" in formats:
         workbook(out / "report.xlsx", data, results, returns, folder.roster)
         written.append(out / "report.xlsx")
+    if "sav" in formats:
+        spss(out / "report.sav", manifests, returns, folder.roster,
+             {g.id: g.label for g in folder.settings.groups})
+        written.append(out / "report.sav")
     if "pdf" in formats:
         from delphi.render.pdf import write_bytes
 

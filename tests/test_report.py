@@ -72,11 +72,28 @@ def test_report_agrees_with_analyse(make_study: Make, cli: Run, tmp_path: Path) 
     assert book["Round 1"]["A2"].value == "1.1"
 
 
+def test_spss_export_has_variable_and_value_labels(make_study: Make, cli: Run,
+                                                  tmp_path: Path) -> None:
+    import pyreadstat
+
+    root = make_study()
+    result = cli("report", "--study", str(root), "--format", "sav", "--output", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    frame, meta = pyreadstat.read_sav(str(tmp_path / "report.sav"))
+    assert list(frame["code"]) == ["E1", "E2", "U1", "U2"]
+    assert list(frame["r1_1_1"].fillna(0)) == [8, 9, 7, 0]
+    labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
+    assert labels["r1_1_1"] == "Round 1, 1.1: First statement"
+    assert meta.variable_value_labels["r1_1_1"][1.0] == "disagree strongly"
+    assert meta.variable_value_labels["r1_5_1"][9.0] == "highest priority"
+    assert meta.variable_value_labels["group"] == {1.0: "Expert authors", 2.0: "Service users"}
+
+
 def test_report_refusals(make_study: Make, cli: Run) -> None:
     root = make_study()
-    sav = cli("report", "--study", str(root), "--format", "sav")
-    assert sav.exit_code == 2
-    assert "SPSS .sav export is not available yet" in sav.stderr
+    bad = cli("report", "--study", str(root), "--format", "docx")
+    assert bad.exit_code == 2
+    assert "--format docx: choose from pdf, html, md, xlsx, csv, json, sav" in bad.stderr
     unknown = cli("report", "--study", str(root), "--by", "shoe_size", "--format", "md")
     assert unknown.exit_code == 2
     assert "--by shoe_size: no panellist has this attribute" in unknown.stderr

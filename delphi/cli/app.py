@@ -429,7 +429,8 @@ def remind(
 def report(
     study: StudyOption = Path("."),
     format: Annotated[str, typer.Option(
-        "--format", "-f", help="Comma-separated: pdf, html, md, xlsx, csv, json.")]
+        "--format", "-f", help="Comma-separated: pdf, html, md, xlsx, csv, json, sav (SPSS; "
+        "needs the sav extra).")]
     = "pdf,html,md,xlsx,csv,json",
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", file_okay=False, help="Folder for the files (default: report/).")]

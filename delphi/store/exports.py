@@ -1,7 +1,7 @@
 """Report exports: an XLSX workbook, a tidy long CSV of every rating, and JSON.
 
 Text cells are written as text, never as formulas: a comment such as ``=HYPERLINK(...)`` stays
-inert in the workbook, and CSV text cells get the apostrophe of :func:`inert`.
+inert in the workbook, and the suggestions review CSV uses :func:`delphi.store.returns_csv.inert`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from delphi.core.analysis import RoundResult
 from delphi.core.models import PanelReturn, Roster
 from delphi.core.report import ReportData
-from delphi.store.returns_csv import inert
+from delphi.errors import DelphiError
 
 
 def ratings_csv(returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) -> str:
@@ -101,4 +101,41 @@ def workbook(path: Path, data: ReportData, results: Mapping[int, RoundResult],
     tmp.replace(path)
 
 
-__all__ = ["inert", "ratings_csv", "report_json", "workbook"]
+
+
+def spss(path: Path, manifests: Mapping[int, Any], returns: Mapping[int, Sequence[PanelReturn]],
+         roster: Roster, group_labels: Mapping[str, str]) -> None:
+    """An SPSS ``.sav`` file, one row per panellist.
+
+    Columns: code, group, and a variable per round and item (``r2_1_10``) with its wording as
+    the variable label and the anchors as value labels. Needs pyreadstat and pandas
+    (``pip install 'delphi[sav]'``).
+    """
+    try:
+        import pandas as pd
+        import pyreadstat
+    except ImportError:
+        raise DelphiError("SPSS export needs pyreadstat and pandas: pip install "
+                          "'delphi[sav]'") from None
+    group_codes = {g: k for k, g in enumerate(group_labels, start=1)}
+    columns: dict[str, list[Any]] = {
+        "code": [p.code for p in roster.panellists],
+        "group": [float(group_codes[p.group]) for p in roster.panellists]}
+    labels: dict[str, str | None] = {"code": "Panellist code", "group": "Stakeholder group"}
+    value_labels: dict[str, dict[float, str]] = {
+        "group": {float(k): group_labels[g] for g, k in group_codes.items()}}
+    for r in sorted(manifests):
+        manifest = manifests[r]
+        anchors = {s.id: s.anchors for s in manifest.sections}
+        given = {ret.code: ret.ratings for ret in returns.get(r, [])}
+        for item in manifest.items:
+            name = f"r{r}_" + "".join(ch if ch.isalnum() else "_" for ch in item.id)
+            columns[name] = [float(v) if (v := given.get(p.code, {}).get(item.id)) is not None
+                             else float("nan") for p in roster.panellists]
+            labels[name] = f"Round {r}, {item.id}: {item.text}"[:255]
+            value_labels[name] = {float(k): v for k, v in anchors.get(item.section, {}).items()}
+    frame = pd.DataFrame(columns)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pyreadstat.write_sav(frame, str(tmp), column_labels=labels,
+                         variable_value_labels=value_labels)
+    tmp.replace(path)
