@@ -20,6 +20,7 @@ Later rounds will extend this script.
 from __future__ import annotations
 
 import argparse
+import csv
 import random
 import sys
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from delphi.core.analysis import RoundResult, analyse_round  # noqa: E402
 from delphi.core.models import PanelReturn, Roster  # noqa: E402
-from delphi.core.rounds import build_manifest  # noqa: E402
+from delphi.core.rounds import build_manifest, plan_round  # noqa: E402
 from delphi.core.stats import round_half_up  # noqa: E402
 from delphi.store.returns_csv import returns_csv_text  # noqa: E402
 from delphi.store.study import Study, atomic_write, manifest_text  # noqa: E402
@@ -350,6 +351,126 @@ def generate(root: Path = ROOT, out: Path = ROOT) -> dict[Path, str]:
     }
 
 
+# ---------------------------------------------------------------- rounds 2 and 3
+
+FULL = ROOT / "examples" / "full-study"
+RESPONDERS = {2: {"expert": 26, "provider": 31, "user": 27},  # 84.8 % (section 6.1)
+              3: {"expert": 23, "provider": 27, "user": 30}}  # 74.2 / 79.4 / 88.2 %
+REACHED = {2: {"1.14": "agree", "2.15": "agree", "3.1": "agree", "3.2": "agree",
+               "3.8": "agree"},
+           3: {"1.1": "disagree", "1.12": "agree", "1.13": "agree", "2.4": "agree",
+               "3.5": "agree", "4.5": "agree"}}  # Table 17, R2 and R3
+NEW_ITEMS: dict[str, dict[str, tuple[float, float, float]]] = {
+    "2.20": {g: (0.11, 0.49, 0.40) for g in GROUP_SIZES},  # 40 % supported, 49 % neutral
+    "2.21": {g: (0.14, 0.47, 0.39) for g in GROUP_SIZES},
+    "2.22": {g: (0.34, 0.41, 0.25) for g in GROUP_SIZES},
+    "4.9": {"expert": (0.30, 0.40, 0.30), "provider": (0.25, 0.40, 0.35),
+            "user": (0.05, 0.15, 0.80)},  # service users only (Appendix 4)
+}
+CONVERGING = (0.06, 0.26, 0.68)  # a later-round item on its way to consensus
+REACHING = {"agree": (0.04, 0.14, 0.82), "disagree": (0.82, 0.14, 0.04)}
+
+
+def shares_in(round_no: int, item: str, group: str) -> tuple[float, float, float]:
+    """Target band shares (disagree, neutral, agree) of an item in round 2 or 3."""
+    if item in REACHED.get(round_no, {}):
+        return REACHING[REACHED[round_no][item]]
+    later = {i for r in REACHED if r > round_no for i in REACHED[r]}
+    if item in later:
+        return (0.68, 0.24, 0.08) if item == "1.1" else CONVERGING
+    if item in NEW_ITEMS:
+        return NEW_ITEMS[item][group]
+    if item in DIVERGENT:
+        return DIVERGENT[item][group]
+    if item in OTHER:
+        return OTHER[item]
+    return DEFAULT_SHARES[int(item.replace(".", "")) % len(DEFAULT_SHARES)]
+
+
+def later_round(rng: random.Random, round_no: int, people: list[dict[str, object]],
+                manifest_items: list[str], earlier: dict[str, dict[str, int]],
+                returned_before: set[str]) -> dict[str, dict[str, int | None]]:
+    """Ratings of a later round: the same band targets per group, each panellist's place in
+    the ranking of ratings following their previous rating, so answers are stable."""
+    by_group: dict[str, list[str]] = {}
+    for person in people:
+        by_group.setdefault(str(person["group"]), []).append(str(person["code"]))
+    responders: list[str] = []
+    for group, codes in by_group.items():
+        keen = [c for c in codes if c in returned_before]
+        others = [c for c in codes if c not in returned_before]
+        want = RESPONDERS[round_no][group]
+        chosen = rng.sample(keen, min(want, len(keen)))
+        chosen += rng.sample(others, want - len(chosen))
+        responders += sorted(chosen)
+    group_of = {str(p["code"]): str(p["group"]) for p in people}
+    answers: dict[str, dict[str, int | None]] = {c: {} for c in responders}
+    for item in manifest_items:
+        for group in GROUP_SIZES:
+            codes = [c for c in responders if group_of[c] == group and rng.random() > 0.01]
+            before = earlier.get(item, {})
+            codes.sort(key=lambda c: before.get(c, 5) + rng.uniform(-1.5, 1.5))
+            counts = largest_remainder(shares_in(round_no, item, group), len(codes))
+            start = 0
+            for band, count in enumerate(counts):
+                values, weights = VALUE_WEIGHTS[band]
+                for code in codes[start:start + count]:
+                    old = before.get(code)
+                    answers[code][item] = (min(max(old, values[0]), values[-1]) if old
+                                           and rng.random() < 0.6
+                                           else rng.choices(values, weights)[0])
+                start += count
+    return answers
+
+
+def generate_full(root: Path = ROOT, out: Path = FULL) -> dict[Path, str]:
+    """The three-round replay of the reference study, in a folder of its own."""
+    round_1 = generate(root, out)
+    study = Study(root)
+    settings, bank = study.settings, study.bank
+    people = make_roster(random.Random(SEED))
+    roster = Roster.model_validate({"panellists": people})
+    from delphi.store.returns_csv import ReturnsReader
+
+    manifest_1 = build_manifest(settings, bank, roster, 1)
+    reader = ReturnsReader(manifest_1, settings.scale)
+    csv_path = out / "rounds" / "round-1" / "returns" / "returns.csv"
+    lines = round_1[csv_path].splitlines()
+    reader.read_table("round 1", next(csv.reader([lines[0]])),
+                      ((n, row) for n, row in enumerate(csv.reader(lines[1:]), start=2)))
+    returns_1 = reader.returns()
+    files = dict(round_1)
+    results = [analyse_round(settings, manifest_1, roster, returns_1)]
+    previous = returns_1
+    for round_no in (2, 3):
+        for attempt in range(300):
+            rng = random.Random(f"{SEED}-round-{round_no}-{attempt}")
+            plan = plan_round(settings, bank, roster, round_no, results)
+            earlier = {item: {r.code: v for r in previous
+                              if (v := r.ratings.get(item)) is not None}
+                       for item in plan.manifest.item_ids()}
+            answers = later_round(rng, round_no, people, plan.manifest.item_ids(), earlier,
+                                  {r.code for r in previous})
+            returns = [PanelReturn(code=c, ratings=a) for c, a in answers.items()]
+            result = analyse_round(settings, plan.manifest, roster, returns,
+                                   previous=(round_no - 1, previous))
+            reached = {i.id: i.consensus for i in result.items if i.consensus}
+            if reached == REACHED[round_no] and {
+                    g: r.returned for g, r in result.response.groups.items()
+            } == RESPONDERS[round_no]:
+                break
+        else:
+            raise SystemExit(f"could not replay round {round_no}: consensus on {reached}")
+        results.append(result)
+        previous = returns
+        base = out / "rounds" / f"round-{round_no}"
+        files[base / "questionnaire.yaml"] = manifest_text(plan.manifest)
+        files[base / "returns" / "returns.csv"] = returns_csv_text(plan.manifest, returns)
+    for name in ("study.yaml", "questionnaires/items.yaml"):
+        files[out / name] = (root / name).read_text(encoding="utf-8")
+    return files
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT, help="where to write (default: root)")
@@ -357,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare with the files on disk instead of writing")
     args = parser.parse_args(argv)
     files = generate(ROOT, args.out)
+    if args.out == ROOT:
+        files.update(generate_full(ROOT, FULL))
     if args.check:
         stale = [str(p) for p, text in files.items()
                  if not p.exists() or p.read_text(encoding="utf-8") != text]

@@ -97,3 +97,28 @@ def test_report_refusals(make_study: Make, cli: Run) -> None:
     unknown = cli("report", "--study", str(root), "--by", "shoe_size", "--format", "md")
     assert unknown.exit_code == 2
     assert "--by shoe_size: no panellist has this attribute" in unknown.stderr
+
+
+def test_full_study_replays_table_17_and_the_report_agrees_with_analyse(tmp_path: Path) -> None:
+    """examples/full-study: the three rounds of the reference study, with its response rates."""
+    from delphi import actions
+    from tests.conftest import ROOT
+
+    full = ROOT / "examples" / "full-study"
+    table_17 = {1: {"1.10", "2.3", "2.5", "2.7", "2.8", "2.9", "2.11", "2.13", "2.18", "3.6"},
+                2: {"1.14", "2.15", "3.1", "3.2", "3.8"},
+                3: {"1.1", "1.12", "1.13", "2.4", "3.5", "4.5"}}
+    returned = {1: 88, 2: 84, 3: 80}
+    report = actions.report(full, formats=["json"], output=tmp_path).data
+    for round_no in (1, 2, 3):
+        result = actions.analyse(full, round=round_no, write=False).result
+        reached = {i.id for i in result.items if i.kind == "rating" and i.consensus}
+        assert reached == table_17[round_no]
+        assert result.response.returned == returned[round_no]
+        assert {e.id for e in report.consensus if e.round == round_no} == reached
+        assert report.response[round_no - 1].overall.returned == returned[round_no]
+    assert (report.totals.reached, report.totals.asked) == (21, 54)
+    assert report.totals.by_band == {"disagree": 1, "neutral": 0, "agree": 20}
+    assert next(e for e in report.consensus if e.id == "1.1").band == "disagree"
+    assert next(e for e in report.consensus if e.id == "1.12").text == (
+        "Dedicated PD services should be open to self-referral")  # reworded for round 3
