@@ -21,7 +21,8 @@ from tests.conftest import PANEL_YAML, Result
 Run = Callable[..., Result]
 Make = Callable[..., Path]
 
-PANEL = PANEL_YAML.replace("group: expert}", "group: expert, attributes: {approach: [CBT]}}")
+PANEL = PANEL_YAML.replace("group: expert}", "group: expert, attributes: {approach: [CBT]}}"
+                           ).replace("group: user}", "group: user, attributes: {approach: [DBT]}}")
 
 
 @settings(max_examples=300, deadline=None)
@@ -122,3 +123,24 @@ def test_full_study_replays_table_17_and_the_report_agrees_with_analyse(tmp_path
     assert next(e for e in report.consensus if e.id == "1.1").band == "disagree"
     assert next(e for e in report.consensus if e.id == "1.12").text == (
         "Dedicated PD services should be open to self-referral")  # reworded for round 3
+
+
+def test_subgroups_compare_only_those_with_the_attribute() -> None:
+    from delphi.core.models import Band, Panellist
+    from delphi.core.subgroups import sentence, subgroup_findings
+
+    bands = [Band(name="disagree", min=1, max=3), Band(name="neutral", min=4, max=6),
+             Band(name="agree", min=7, max=9)]
+    people = [Panellist(code=f"P{k}", name="X", email="x@example.org", group="g",
+                        attributes={"approach": ["CBT"] if k < 5 else ["DBT"]} if k < 10 else {})
+              for k in range(14)]
+    ratings = {f"P{k}": (2 if k < 5 else 8) for k in range(14)}  # P10-P13: no approach
+    found = subgroup_findings([("1.1", "A statement", 1, ratings)], people, ["approach"], bands,
+                              min_size=5)
+    cbt_disagree = next(f for f in found if f.value == "CBT" and f.band == "disagree")
+    assert (cbt_disagree.subgroup_n, cbt_disagree.rest_n) == (5, 5)  # not the four without
+    assert cbt_disagree.subgroup_share == 1.0 and cbt_disagree.overall_share == 0.5
+    assert sentence(cbt_disagree).startswith("100.0 % of people with approach CBT disagreed "
+                                             "with 'A statement', compared to 50.0 % overall")
+    assert not subgroup_findings([("1.1", "A", 1, ratings)], people, ["approach"], bands,
+                                 min_size=6)  # subgroups of five are suppressed

@@ -4,7 +4,8 @@ Fisher's exact test with a false-discovery-rate correction (Benjamini-Hochberg).
 
 For each rating item, attribute value and end band (agree / disagree: the highest and lowest
 bands), the panellists of the subgroup are compared with the rest of those who rated the item.
-A multi-valued attribute counts a panellist in each of its values. Subgroups smaller than
+A multi-valued attribute counts a panellist in each of its values. Only panellists who have the
+attribute take part in its comparisons ("overall" means all of them). Subgroups smaller than
 ``min_size`` are not tested and not reported, to protect anonymity.
 """
 
@@ -86,10 +87,13 @@ def subgroup_findings(items: Sequence[tuple[str, str, int, Mapping[str, int]]],
         if not raters:
             continue
         for attribute in attributes:
-            values = sorted({v for c in raters for v in people[c].attribute_values(attribute)})
+            # compare among those who have the attribute at all (service users may have no
+            # background), so a subgroup is not confounded with the stakeholder groups
+            stated = [c for c in raters if people[c].attribute_values(attribute)]
+            values = sorted({v for c in stated for v in people[c].attribute_values(attribute)})
             for value in values:
-                inside = [c for c in raters if value in people[c].attribute_values(attribute)]
-                outside = [c for c in raters if c not in inside]
+                inside = [c for c in stated if value in people[c].attribute_values(attribute)]
+                outside = [c for c in stated if c not in inside]
                 if len(inside) < min_size or not outside:
                     continue
                 for band in (bands[-1], bands[0]):
@@ -100,7 +104,7 @@ def subgroup_findings(items: Sequence[tuple[str, str, int, Mapping[str, int]]],
                         value=value, band=band.name, subgroup_n=len(inside),
                         subgroup_share=a / len(inside), rest_n=len(outside),
                         rest_share=c_ / len(outside),
-                        overall_share=(a + c_) / len(raters),
+                        overall_share=(a + c_) / len(stated),
                         p=fisher_exact(a, len(inside) - a, c_, len(outside) - c_)))
     qs = benjamini_hochberg([f.p for f in findings])
     findings = [f.model_copy(update={"q": q}) for f, q in zip(findings, qs, strict=True)]

@@ -9,10 +9,12 @@ from markupsafe import Markup
 from delphi.core.analysis import RoundResult
 from delphi.core.feedback import fmt, item_feedback
 from delphi.core.report import ReportData
+from delphi.core.subgroups import sentence
 from delphi.render.charts import band_chart
 from delphi.render.pdf import Renderer, make_environment
 
 TEMPLATE = "report.html.j2"
+LARGEST = 8  # subgroup differences listed even when none passes the FDR threshold
 
 
 def pct(value: float | None) -> str:
@@ -82,6 +84,9 @@ def markdown(data: ReportData) -> str:
     else:
         lines += ["No subgroup difference passed the false-discovery-rate threshold"
                   + (" (no attributes given: use --by)." if not data.subgroups else "."), ""]
+    if data.subgroups:
+        lines += ["The largest differences, for reading with caution:", ""]
+        lines += [f"- {sentence(f)}" for f in data.subgroups[:LARGEST]] + [""]
     lines += ["## Reporting checklist", ""]
     lines += _md_table(["Item", "This study"], [[a, b] for a, b in data.checklist()])
     return "\n".join(lines).rstrip() + "\n"
@@ -104,7 +109,8 @@ def html(study_root: Path, data: ReportData, results: dict[int, RoundResult]) ->
     env.globals.update(pct=pct)
     return env.get_template(TEMPLATE).render(
         d=data, labels={g.id: g.label for g in data.settings.groups},
-        charts=charts(results, data), method=data.method(), checklist=data.checklist())
+        charts=charts(results, data), method=data.method(), checklist=data.checklist(),
+        largest=[sentence(f) for f in data.subgroups[:LARGEST]])
 
 
 def pdf(study_root: Path, html_text: str) -> bytes:
