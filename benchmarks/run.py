@@ -87,6 +87,56 @@ def numpy_floor(matrix: np.ndarray, groups: np.ndarray) -> None:
                 [((values >= a) & (values <= b)).mean() for a, b in BANDS]
 
 
+FLOOR_SCRIPT = """
+import sys, numpy as np
+rows = np.genfromtxt(sys.argv[1], delimiter=",", skip_header=1, dtype=float)
+groups = np.array([int(c[1:]) % 3 for c in np.genfromtxt(sys.argv[1], delimiter=",",
+                  skip_header=1, dtype=str, usecols=0)])
+for column in rows[:, 1:].T:
+    for subset in (column, *(column[groups == g] for g in range(3))):
+        values = subset[~np.isnan(subset)]
+        if values.size:
+            np.quantile(values, [0.25, 0.5, 0.75], method="linear"); values.mean()
+            [((values >= a) & (values <= b)).mean() for a, b in ((1, 3), (4, 6), (7, 9))]
+"""
+
+
+def whole_command(people: int, items: int) -> tuple[float, float, float]:
+    """``delphi analyse --json`` on a synthetic study folder against a bare Python process
+    that reads the same CSV with numpy; and the command's peak memory in MiB."""
+    import resource
+    import tempfile
+
+    from delphi.store.returns_csv import returns_csv_text
+    from delphi.store.study import manifest_text
+    from delphi.store.yamlfile import dump_yaml
+
+    settings, manifest, roster, returns, _, _ = synthetic(people, items)
+    folder = Path(tempfile.mkdtemp(prefix="delphi-bench-"))
+    (folder / "questionnaires").mkdir()
+    (folder / "panels").mkdir()
+    (folder / "rounds/round-1/returns").mkdir(parents=True)
+    (folder / "study.yaml").write_text(dump_yaml(settings.model_dump(exclude_none=True)))
+    (folder / "questionnaires/items.yaml").write_text(dump_yaml({"sections": [{
+        "id": "s", "title": "S", "items": [{"id": i.id, "text": i.text}
+                                          for i in manifest.items]}]}))
+    (folder / "panels/panel.yaml").write_text(dump_yaml(roster.model_dump(exclude_none=True)))
+    (folder / "rounds/round-1/questionnaire.yaml").write_text(manifest_text(manifest))
+    csv_path = folder / "rounds/round-1/returns/returns.csv"
+    csv_path.write_text(returns_csv_text(manifest, returns))
+
+    def run(args: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(args, capture_output=True, check=True)
+        return time.perf_counter() - start
+
+    command = min(run([sys.executable, "-m", "delphi", "analyse", "--study", str(folder),
+                       "--json"]) for _ in range(2))
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    floor = min(run([sys.executable, "-c", FLOOR_SCRIPT, str(csv_path)]) for _ in range(2))
+    return command, floor, peak
+
+
 def startup() -> tuple[float, float]:
     """Median wall time of ``delphi --help`` and of ``python -c 'import typer'``."""
     def run(args: list[str]) -> float:
@@ -130,6 +180,11 @@ def main() -> None:
         floor = best(lambda: numpy_floor(matrix, groups))  # noqa: B023
         print(f"{f'analysis in-process {people} x {items}':44} {ours:8.3f}s {floor:8.3f}s "
               f"{ours / floor:6.1f}")
+    people, items = sizes[-1]
+    command, floor, peak = whole_command(people, items)
+    print(f"{f'delphi analyse --json, {people} x {items}':44} {command:8.3f}s {floor:8.3f}s "
+          f"{command / floor:6.1f}")
+    print(f"{'peak memory of that command (MiB)':44} {peak:8.1f}")
     delphi_help, typer_import = startup()
     print(f"{'start-up: delphi --help vs import typer':44} {delphi_help:8.3f}s "
           f"{typer_import:8.3f}s {delphi_help / typer_import:6.1f}")
