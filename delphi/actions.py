@@ -80,9 +80,10 @@ def analyse(study: Path | str = ".", round: int | None = None, write: bool = Tru
     _ = (folder.settings, folder.bank, folder.roster)  # every file is validated on load
     round_no = folder.round_to_analyse(round)
     manifest = folder.manifest(round_no)
-    result = compute_round(folder, round_no)
+    shown = compute_round(folder, round_no, rules)
+    result = shown.model_copy(update={"items": [i.model_copy(update={"rules": None})
+                                                for i in shown.items]}) if rules else shown
     written = folder.write_results(result) if write else []
-    shown = compute_round(folder, round_no, rules) if rules else result
     return Analysis(folder, shown, manifest, written)
 
 
