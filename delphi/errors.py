@@ -10,6 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def dotted(loc: tuple[str | int, ...]) -> str:
+    """A data path as a field name: ``("sections", 2, "id")`` -> ``sections[2].id``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with one place in a study file.

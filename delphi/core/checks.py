@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 
 from delphi.core.models import ItemBank, Manifest, Roster, Settings
-from delphi.errors import Problem
+from delphi.errors import Problem, dotted
 
 
 def _duplicates(entries: Iterable[tuple[Hashable, tuple[str | int, ...]]],
@@ -20,17 +20,11 @@ def _duplicates(entries: Iterable[tuple[Hashable, tuple[str | int, ...]]],
     for key, loc in entries:
         if key in seen:
             problems.append(Problem(f"duplicate {what} {key!r} (first used above)",
-                                    field=_dotted(loc), loc=loc))
+                                    field=dotted(loc), loc=loc))
         else:
             seen[key] = loc
     return problems
 
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def check_bank(bank: ItemBank, settings: Settings) -> list[Problem]:
@@ -48,11 +42,11 @@ def check_bank(bank: ItemBank, settings: Settings) -> list[Problem]:
                 problems.append(Problem(
                     f"anchor {key} lies outside the scale "
                     f"{settings.scale.min}-{settings.scale.max}",
-                    field=_dotted(loc), loc=loc))
+                    field=dotted(loc), loc=loc))
         if section.kind == "rating" and section.rounds is not None:
             loc = ("sections", si, "rounds")
             problems.append(Problem("rounds: applies to ranking sections only; rating items "
-                                    "are asked until they reach consensus", field=_dotted(loc),
+                                    "are asked until they reach consensus", field=dotted(loc),
                                     loc=loc))
     return problems
 
@@ -67,7 +61,7 @@ def check_roster(roster: Roster, settings: Settings) -> list[Problem]:
         if p.group not in groups:
             loc = ("panellists", i, "group")
             problems.append(Problem(f"unknown group {p.group!r}; study.yaml defines "
-                                    f"{', '.join(groups)}", field=_dotted(loc), loc=loc))
+                                    f"{', '.join(groups)}", field=dotted(loc), loc=loc))
     return problems
 
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from delphi.errors import MissingFile, Problem, StudyInvalid
+from delphi.errors import MissingFile, Problem, StudyInvalid, dotted
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -129,12 +129,6 @@ def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[tuple[str | int, 
     return tuple(path), value, True
 
 
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
 
 def validation_problems(exc: ValidationError, path: Path, display: str,
                         data: Any) -> list[Problem]:
@@ -156,7 +150,7 @@ def validation_problems(exc: ValidationError, path: Path, display: str,
         elif found and not isinstance(value, dict | list) and kind != "value_error":
             message = f"{message} (got {value!r})"
         line = line_of(path, loc)
-        problems.append(Problem(message, file=display, line=line, field=_dotted(loc) or None,
+        problems.append(Problem(message, file=display, line=line, field=dotted(loc) or None,
                                 loc=loc))
     return problems
 
