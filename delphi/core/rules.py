@@ -30,7 +30,7 @@ from fractions import Fraction
 from typing import Literal
 
 from delphi.core.models import Band, ConsensusRule, RuleName
-from delphi.core.stats import QuartileMethod, quantile
+from delphi.core.stats import QuartileMethod, banded_consensus, quantile
 
 RULES: tuple[RuleName, ...] = ("banded", "comet", "rand-ucla", "iqr")
 Counts = Mapping[int, int]
@@ -78,8 +78,7 @@ def verdict(rule: RuleName, settings: ConsensusRule, counts: Counts, bands: Sequ
         return None
     low, high = bands[0], bands[-1]
     if rule == "banded":
-        return next((b.name for b in bands if _at_least(_share(counts, b), settings.threshold)),
-                    None)
+        return banded_consensus(counts, bands, settings.threshold)
     if rule == "comet":
         if (_at_least(_share(counts, high), settings.comet_in)
                 and _share(counts, low) < Fraction(str(settings.comet_against))):

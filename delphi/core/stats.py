@@ -93,14 +93,27 @@ def summarise(ratings: Iterable[int] | Mapping[int, int], bands: Sequence[Band],
     median = quantile(counts, 0.5, method)
     q3 = quantile(counts, 0.75, method)
     in_band = {b.name: sum(c for v, c in counts.items() if b.min <= v <= b.max) for b in bands}
-    need = Fraction(str(threshold)) * n
-    consensus = next((name for name, c in in_band.items() if c >= need), None)
+    consensus = banded_consensus(counts, bands, threshold)
     return Summary(
         n=n, median=median, q1=q1, q3=q3, iqr=q3 - q1,
         mean=sum(v * c for v, c in counts.items()) / n,
         bands={name: c / n for name, c in in_band.items()},
         consensus=consensus,
     )
+
+
+def banded_consensus(counts: Mapping[int, int], bands: Sequence[Band],
+                     threshold: float) -> str | None:
+    """The band holding at least ``threshold`` of the ratings, compared exactly, or ``None``.
+
+    The ``banded`` consensus rule; exact fractions, so 75 % of 4 raters is 3.
+    """
+    n = sum(counts.values())
+    if n == 0:
+        return None
+    need = Fraction(str(threshold)) * n
+    return next((b.name for b in bands
+                 if sum(c for v, c in counts.items() if b.min <= v <= b.max) >= need), None)
 
 
 def round_half_up(value: float, places: int = 1) -> Decimal:
