@@ -76,8 +76,7 @@ def analyse(study: Path | str = ".", round: int | None = None, write: bool = Tru
     ``rules`` adds each item's verdict under those consensus rules to the output; the files
     written are always the study's own rule alone, so they do not depend on the options.
     """
-    folder = Study(study)
-    _ = (folder.settings, folder.bank, folder.roster)  # every file is validated on load
+    folder = Study(study).validated()  # every file is validated on load
     round_no = folder.round_to_analyse(round)
     manifest = folder.manifest(round_no)
     shown = compute_round(folder, round_no, rules)
@@ -234,14 +233,8 @@ class Preview:
 def preview(study: Path | str = ".", code: str = "", round: int | None = None,
             output: Path | None = None) -> Preview:
     """Render one panellist's questionnaire of an existing round as HTML and PDF."""
-    folder = Study(study)
-    _ = (folder.settings, folder.bank, folder.roster)
-    rounds = folder.rounds()
-    if round is None:
-        if not rounds:
-            raise RoundStateError("no round has a questionnaire yet: build round 1 first with "
-                                  "'delphi new-round --round 1'")
-        round = rounds[-1]
+    folder = Study(study).validated()
+    round = folder.latest_round(round)
     manifest = folder.manifest(round)
     matches = [c for c in manifest.invited if c.upper() == code.upper()]
     if not matches:
@@ -279,8 +272,7 @@ def suggestions(study: Path | str = ".", round: int | None = None) -> Suggestion
     """Collect a round's suggestions and comments into a review file (Markdown and CSV)."""
     from delphi.store.review import review_csv, review_markdown
 
-    folder = Study(study)
-    _ = (folder.settings, folder.bank, folder.roster)
+    folder = Study(study).validated()
     round_no = folder.round_to_analyse(round)
     manifest = folder.manifest(round_no)
     returns = folder.returns(round_no)
@@ -300,20 +292,8 @@ def suggestions(study: Path | str = ".", round: int | None = None) -> Suggestion
 def import_returns(study: Path | str = ".", files: Sequence[Path] = (), round: int | None = None,
                    replace: bool = False) -> ImportReport:
     """Import returns files (CSV, XLSX, filled PDF questionnaires); all or nothing."""
-    folder = Study(study)
-    _ = (folder.settings, folder.bank, folder.roster)
+    folder = Study(study).validated()
     return import_files(folder, list(files), round=round, replace=replace)
-
-
-def latest_round(folder: Study, requested: int | None) -> int:
-    """``--round`` if given, else the latest round that has a questionnaire."""
-    if requested is not None:
-        return requested
-    rounds = folder.rounds()
-    if not rounds:
-        raise RoundStateError("no round has a questionnaire yet: build round 1 first with "
-                              "'delphi new-round --round 1'")
-    return rounds[-1]
 
 
 def enter_return(study: Path | str, round_no: int, entered: PanelReturn,
@@ -324,9 +304,8 @@ def enter_return(study: Path | str, round_no: int, entered: PanelReturn,
 
 def status(study: Path | str = ".", round: int | None = None) -> RoundStatus:
     """Invited, returned and outstanding per group, and attrition across rounds."""
-    folder = Study(study)
-    _ = (folder.settings, folder.bank, folder.roster)
-    round_no = latest_round(folder, round)
+    folder = Study(study).validated()
+    round_no = folder.latest_round(round)
     manifests = {r: folder.manifest(r) for r in folder.rounds()}
     if round_no not in manifests:
         folder.manifest(round_no)  # raises the round's own error
@@ -367,9 +346,8 @@ def _mail_log(folder: Study, round_no: int) -> MailLog:
 def plan_mail(study: Path | str, kind: Kind, round: int | None = None,
               resend: Collection[str] = (), now: datetime | None = None) -> MailRun:
     """Who ``send`` (kind ``questionnaire``) or ``remind`` (kind ``reminder``) would mail."""
-    folder = Study(study)
-    _ = (folder.settings, folder.bank, folder.roster)
-    round_no = latest_round(folder, round)
+    folder = Study(study).validated()
+    round_no = folder.latest_round(round)
     manifest = folder.manifest(round_no)
     people = folder.roster.by_code()
     unknown = sorted(set(resend) - set(manifest.invited))
@@ -510,8 +488,7 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
     unknown = [f for f in formats if f not in REPORT_FORMATS]
     if unknown:
         raise DelphiError(f"--format {unknown[0]}: choose from {', '.join(REPORT_FORMATS)}")
-    folder = Study(study)
-    _ = (folder.settings, folder.bank, folder.roster)
+    folder = Study(study).validated()
     rounds = folder.rounds()
     if not rounds:
         raise RoundStateError("no round has a questionnaire yet: there is nothing to report")

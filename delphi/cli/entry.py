@@ -21,7 +21,7 @@ def enter_interactively(study: Path, code: str, round: int | None, replace: bool
     """Ask for each item's rating, show a summary, save on confirmation."""
     folder = Study(study)
     settings = folder.settings
-    round_no = actions.latest_round(folder, round)
+    round_no = folder.latest_round(round)
     manifest = folder.manifest(round_no)
     matches = [c for c in manifest.invited if c.upper() == code.strip().upper()]
     if not matches:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from delphi.core.models import Manifest, PanelReturn
-from delphi.errors import Problem, RoundStateError, StudyInvalid
+from delphi.errors import Problem, StudyInvalid
 from delphi.store.returns_csv import ReturnsReader, returns_csv_text
 from delphi.store.study import Study, atomic_write
 
@@ -102,11 +102,7 @@ def _round_of_batch(study: Study, requested: int | None, pdf_rounds: dict[str, i
         return None
     if rounds:
         return rounds.pop()
-    known = study.rounds()
-    if not known:
-        raise RoundStateError("no round has a questionnaire yet: build round 1 first with "
-                              "'delphi new-round --round 1'")
-    return known[-1]
+    return study.latest_round()
 
 
 def import_files(study: Study, files: Sequence[Path], round: int | None = None,

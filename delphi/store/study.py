@@ -246,8 +246,8 @@ class Study:
 
     # ------------------------------------------------------------------ choosing rounds
 
-    def round_to_analyse(self, requested: int | None) -> int:
-        """``--round`` if given, else the latest round with returns, else the latest round."""
+    def latest_round(self, requested: int | None = None) -> int:
+        """``--round`` if given, else the latest round that has a questionnaire."""
         if requested is not None:
             if requested < 1:
                 raise RoundStateError(f"--round must be 1 or more (got {requested})")
@@ -256,8 +256,20 @@ class Study:
         if not rounds:
             raise RoundStateError("no round has a questionnaire yet: build round 1 first with "
                                   "'delphi new-round --round 1'")
-        with_returns = [r for r in rounds if self.has_returns(r)]
-        return (with_returns or rounds)[-1]
+        return rounds[-1]
+
+    def round_to_analyse(self, requested: int | None) -> int:
+        """``--round`` if given, else the latest round with returns, else the latest round."""
+        latest = self.latest_round(requested)
+        if requested is not None:
+            return latest
+        with_returns = [r for r in self.rounds() if self.has_returns(r)]
+        return (with_returns or [latest])[-1]
+
+    def validated(self) -> Study:
+        """The study with settings, item bank and roster loaded, so their errors come first."""
+        _ = (self.settings, self.bank, self.roster)
+        return self
 
     # ------------------------------------------------------------------ validation
 
