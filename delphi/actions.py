@@ -43,6 +43,7 @@ from delphi.store.study import (
     manifest_text,
     replace_folder,
     replace_round,
+    write_bytes,
 )
 
 
@@ -244,7 +245,7 @@ def preview(study: Path | str = ".", code: str = "", round: int | None = None,
     added = [i for i in manifest.item_ids() if introduced.get(i) == round > 1]
     context, personals = _context(folder, manifest, earlier, added)
     me = next(p for p in personals if p.code == matches[0])
-    from delphi.render.pdf import Renderer, write_bytes
+    from delphi.render.pdf import Renderer
 
     renderer = Renderer(folder.root)
     out = output or folder.round_dir(round) / "preview"
@@ -524,8 +525,6 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
              {g.id: g.label for g in folder.settings.groups})
         written.append(out / "report.sav")
     if "pdf" in formats:
-        from delphi.render.pdf import write_bytes
-
         write_bytes(out / "report.pdf", render_report.pdf(folder.root, html_text))
         written.append(out / "report.pdf")
     return Report(data, written)

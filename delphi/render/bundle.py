@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from delphi.core.models import Panellist
-from delphi.render.pdf import Renderer, make_environment, write_bytes
+from delphi.render.pdf import Renderer, make_environment
+from delphi.store.study import write_bytes
 
 COVER_LETTER = "cover-letter.html.j2"
 

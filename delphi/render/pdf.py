@@ -21,6 +21,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from delphi.core.feedback import fmt
 from delphi.render.context import Personal, QuestionnaireContext
 from delphi.render.fields import READ_ONLY_FIELDS
+from delphi.store.study import write_bytes
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE = "questionnaire.html.j2"
@@ -127,13 +128,6 @@ class Renderer:
                                    url_fetcher=self.fetcher)
         return document.write_pdf(stylesheets=[self.css],  # type: ignore[no-any-return]
                                   finisher=_radio_kids_unnamed, **self.options)
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write a file through a temporary name, so it is never seen half-written."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------- parallel rendering

@@ -17,6 +17,7 @@ from delphi.core.analysis import RoundResult
 from delphi.core.models import PanelReturn, Roster
 from delphi.core.report import ReportData
 from delphi.errors import DelphiError
+from delphi.store.study import write_bytes
 
 
 def ratings_csv(returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) -> str:
@@ -96,9 +97,7 @@ def workbook(path: Path, data: ReportData, results: Mapping[int, RoundResult],
                                 ret.suggestions])
     buffer = io.BytesIO()
     book.save(buffer)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(path)
+    write_bytes(path, buffer.getvalue())
 
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from delphi.core.models import Manifest, PanelReturn
 from delphi.errors import Problem, StudyInvalid
 from delphi.store.returns_csv import ReturnsReader, returns_csv_text
-from delphi.store.study import Study, atomic_write
+from delphi.store.study import Study, atomic_write, write_bytes
 
 CANONICAL = "returns.csv"
 LOG = "import-log.jsonl"
@@ -234,12 +234,8 @@ def _store(study: Study, manifest: Manifest, incoming: list[PanelReturn],
 
 
 def _write_source(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    if not path.exists():  # named by content hash: already kept
+        write_bytes(path, data)
 
 
 def _log_files(study: Study, round_no: int, files: list[tuple[str, str, bytes]],

@@ -73,6 +73,14 @@ def atomic_write(files: dict[Path, str]) -> None:
                 os.unlink(tmp)
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a binary file through a temporary name beside it, so it is never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 class Study:
     """A study folder. Files are loaded lazily, validated once, and cached."""
 
