@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from delphi.core.analysis import ItemResult, RoundResult
+from delphi.core.feedback import pct
 from delphi.core.models import Manifest, Settings
 from delphi.core.stats import round_half_up
 from delphi.core.status import RoundStatus
@@ -21,11 +22,6 @@ DIVERGE_MARK = "◆"
 def num(value: float | None, places: int = 1) -> str:
     """A statistic for display: rounded half up, a dash when there is none."""
     return "–" if value is None else str(round_half_up(value, places))
-
-
-def pct(value: float | None) -> str:
-    """A share as a whole percentage."""
-    return "–" if value is None else f"{round_half_up(value * 100, 0)}%"
 
 
 def short(text: str, limit: int = 58) -> str:

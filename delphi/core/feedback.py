@@ -79,6 +79,11 @@ def fmt(value: float | None) -> str:
     return "–" if value is None else str(round_half_up(value))
 
 
+def pct(share: float | None) -> str:
+    """A share as a whole percentage, rounded half up (0.125 -> 13%)."""
+    return "–" if share is None else f"{round_half_up(share * 100, 0)}%"
+
+
 def divergence_statement(item: ItemResult, settings: Settings) -> str | None:
     """A sentence naming the groups and their medians, when the groups diverge."""
     if not item.divergent:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from delphi.core.feedback import ChartRow
+from delphi.core.feedback import ChartRow, pct
 
 # Dark red, light grey, dark blue: apart in hue on screen and in lightness when printed grey.
 PALETTE = ["#b2182b", "#c8c8c8", "#2166ac", "#5aae61", "#762a83", "#e08214"]
@@ -39,8 +39,7 @@ def band_chart(rows: Sequence[ChartRow], title: str) -> Markup:
             if share.share >= 0.14:
                 ink = "#000" if colour == "#c8c8c8" else "#fff"
                 parts.append(f'<text x="{x + w / 2:.2f}" y="{y + 7}" font-size="6" '
-                             f'text-anchor="middle" fill="{ink}">{round(share.share * 100)}%'
-                             "</text>")
+                             f'text-anchor="middle" fill="{ink}">{pct(share.share)}</text>')
             x += w
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
-from delphi.core.feedback import fmt
+from delphi.core.feedback import fmt, pct
 from delphi.render.context import Personal, QuestionnaireContext
 from delphi.render.fields import READ_ONLY_FIELDS
 from delphi.store.study import write_bytes
@@ -26,11 +26,6 @@ from delphi.store.study import write_bytes
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE = "questionnaire.html.j2"
 STYLESHEET = "questionnaire.css"
-
-
-def pct(share: float | None) -> str:
-    """A share as a whole percentage."""
-    return "–" if share is None else f"{round(share * 100)}%"
 
 
 def make_environment(study_root: Path | None) -> Environment:
