@@ -105,6 +105,7 @@ class NewRound:
     pdfs: int
     backup: Path | None
     completed: bool = False
+    laid_out_each: str | None = None  # why the round could not be laid out once, if it could not
 
 
 def _earlier_results(folder: Study, round_no: int) -> list[RoundResult]:
@@ -209,7 +210,8 @@ def new_round(study: Path | str = ".", round: int | None = None, keep: Collectio
         on_start(len(personals))
         from delphi.render.pdf import render_all
 
-        render_all(folder.root, context, personals, staging / "questionnaires", workers, on_done)
+        laid_out_each = render_all(folder.root, context, personals, staging / "questionnaires",
+                                   workers, on_done)
         if completing:
             backup = replace_folder(folder, target / "questionnaires",
                                     staging / "questionnaires", f"round-{round_no}-pdfs")
@@ -220,7 +222,7 @@ def new_round(study: Path | str = ".", round: int | None = None, keep: Collectio
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return NewRound(folder, plan, target, len(personals), backup, completing)
+    return NewRound(folder, plan, target, len(personals), backup, completing, laid_out_each)
 
 
 @dataclass(frozen=True)
@@ -245,14 +247,14 @@ def preview(study: Path | str = ".", code: str = "", round: int | None = None,
     added = [i for i in manifest.item_ids() if introduced.get(i) == round > 1]
     context, personals = _context(folder, manifest, earlier, added)
     me = next(p for p in personals if p.code == matches[0])
-    from delphi.render.pdf import Renderer
+    from delphi.render.pdf import Renderer, questionnaire
 
     renderer = Renderer(folder.root)
     out = output or folder.round_dir(round) / "preview"
     out.mkdir(parents=True, exist_ok=True)
     html, pdf = out / f"{me.code}.html", out / f"{me.code}.pdf"
     atomic_write({html: renderer.html(context, me)})
-    write_bytes(pdf, renderer.pdf(context, me))
+    write_bytes(pdf, questionnaire(renderer, context, me))
     return Preview(html, pdf)
 
 

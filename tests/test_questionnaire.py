@@ -115,6 +115,7 @@ def test_template_uses_only_documented_context(round_2: Path) -> None:
                   ctx_models.RankingFeedback):
         documented |= set(model.model_fields)
     documented |= {"get", "rank", "text", "median", "mean"}  # dict.get; RankedOption fields
+    documented.add(ctx_models.Personal.own.__name__)
     assert used <= documented, used - documented
     unused = set(ctx_models.QuestionnaireContext.model_fields) - used
     assert not unused, f"context fields the template never shows: {unused}"
@@ -215,4 +216,4 @@ def test_round_3_lists_earlier_consensus_and_ranking_results(make_study: Make,
     assert "Statements on which the panel has reached consensus" in html
     assert "<td>1.2</td><td>Second statement</td><td>1</td>" in html
     assert "Priorities: results of round 1" in html
-    assert "Your rating in round 2: <b>9</b>" in html
+    assert "Your rating in round 2: <b class=\"slot own\">9</b>" in html

@@ -150,7 +150,8 @@ def new_round(
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an existing round, keeping a dated backup of it.")] = False,
     workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help="Processes rendering PDFs (default: one per core).",
+        "--workers", min=1, help="Processes laying out PDFs when a study's own template "
+        "cannot be laid out once for everyone (default: one per core).",
     )] = None,
 ) -> None:
     """Build the next round: its manifest and one personalised PDF questionnaire per panellist.
@@ -193,6 +194,11 @@ def new_round(
                   f"{outcome.study.display(outcome.backup)}", markup=False)
     wrote = "" if outcome.completed else (
         f"{outcome.study.display(outcome.folder / 'questionnaire.yaml')} and ")
+    if outcome.laid_out_each:
+        out.print(f"Note: each questionnaire was laid out on its own, which is slow, because "
+                  f"{outcome.laid_out_each}. The questionnaire template's opening comment "
+                  "says how to print the code and own ratings so that a round is laid out "
+                  "once.", markup=False, soft_wrap=True)
     out.print(f"Wrote {wrote}{outcome.pdfs} PDFs in "
               f"{outcome.study.display(outcome.folder / 'questionnaires')}", markup=False,
               soft_wrap=True)

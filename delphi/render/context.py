@@ -54,6 +54,7 @@ class QuestionnaireContext(_Context):
     round: int
     language: str
     study_hash: str
+    code_length: int
     scale_min: int
     scale_max: int
     scale_values: list[int]
@@ -65,11 +66,25 @@ class QuestionnaireContext(_Context):
     rankings: list[RankingFeedback]
 
 
+NO_RATING = "no rating"
+
+
 class Personal(_Context):
-    """What differs between panellists: the code and their own previous ratings."""
+    """What differs between panellists: the code and their own previous ratings.
+
+    Everything the template prints from this model goes through a *slot* (see
+    ``delphi/render/personalise.py``): the code via ``code``, the previous ratings via ``own``.
+    ``glyphs`` is empty on every panellist's questionnaire; the shared layout uses it.
+    """
 
     code: str
     ratings: dict[str, int]
+    glyphs: str = ""
+
+    def own(self, item_id: str) -> str:
+        """The panellist's previous rating of an item as printed."""
+        rating = self.ratings.get(item_id)
+        return NO_RATING if rating is None else str(rating)
 
 
 def build_context(settings: Settings, manifest: Manifest, feedback: dict[str, ItemFeedback],
@@ -96,6 +111,7 @@ def build_context(settings: Settings, manifest: Manifest, feedback: dict[str, It
         f"{bands[-1].max}" if len(bands) > 1 else f"{bands[0].min}-{bands[0].max}"
     return QuestionnaireContext(
         title=settings.title, round=manifest.round, language="en", study_hash=manifest.hash,
+        code_length=max((len(code) for code in manifest.invited), default=4),
         scale_min=settings.scale.min, scale_max=settings.scale.max,
         scale_values=list(range(settings.scale.min, settings.scale.max + 1)),
         band_legend=legend, has_feedback=bool(feedback), dropped_count=dropped_count,

@@ -1,4 +1,4 @@
-"""Questionnaire HTML (Jinja2, autoescaped) and fillable PDF (weasyprint), in parallel.
+"""Questionnaire HTML (Jinja2, autoescaped) and fillable PDF (weasyprint), laid out once a round.
 
 Templates come from the study's ``templates/`` folder when it has one (``questionnaire.html.j2``
 and ``questionnaire.css``), else from the package. The renderer fetches nothing from the
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,13 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from delphi.core.feedback import fmt, pct
 from delphi.render.context import Personal, QuestionnaireContext
 from delphi.render.fields import READ_ONLY_FIELDS
+from delphi.render.personalise import (
+    NotPersonalisable,
+    Placeholders,
+    SharedLayout,
+    placeholders,
+    slot_values,
+)
 from delphi.store.study import write_bytes
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -94,6 +101,11 @@ def _radio_kids_unnamed(document: Any, pdf: Any) -> None:
         ref for ref in acroform["Fields"] if ref not in kids)
 
 
+class _Captured(Exception):
+    def __init__(self, layout: SharedLayout) -> None:
+        self.layout = layout
+
+
 class Renderer:
     """Renders questionnaires; build one per process and reuse it for every panellist."""
 
@@ -111,18 +123,57 @@ class Renderer:
         if tagged:
             self.options["pdf_variant"] = "pdf/ua-1"
 
-    def html(self, context: QuestionnaireContext, me: Personal) -> str:
+    def html(self, context: QuestionnaireContext, me: Personal | Placeholders) -> str:
         """The questionnaire as HTML."""
         return self.template.render(q=context, me=me)
 
-    def pdf(self, context: QuestionnaireContext, me: Personal) -> bytes:
-        """The questionnaire as a fillable PDF."""
+    def pdf(self, context: QuestionnaireContext, me: Any) -> bytes:
+        """The questionnaire laid out for ``me`` (a :class:`Personal`) as a fillable PDF."""
         import weasyprint
 
         document = weasyprint.HTML(string=self.html(context, me), base_url=self.base_url,
                                    url_fetcher=self.fetcher)
         return document.write_pdf(stylesheets=[self.css],  # type: ignore[no-any-return]
                                   finisher=_radio_kids_unnamed, **self.options)
+
+    def shared_layout(self, context: QuestionnaireContext,
+                      personals: Sequence[Personal]) -> SharedLayout:
+        """The round's questionnaire laid out once, for these panellists' copies.
+
+        Raises :class:`NotPersonalisable` when the template's placeholders cannot be found.
+        """
+        import weasyprint
+
+        html = self.html(context, placeholders(context, personals))
+        document = weasyprint.HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
+
+        def capture(document: Any, pdf: Any) -> None:
+            _radio_kids_unnamed(document, pdf)
+            raise _Captured(SharedLayout(pdf))  # weasyprint need not write this PDF
+
+        try:
+            document.write_pdf(stylesheets=[self.css], finisher=capture, **self.options)
+        except _Captured as captured:
+            return captured.layout
+        raise AssertionError("the finisher always raises")
+
+
+def personalised(renderer: Renderer, layout: SharedLayout, context: QuestionnaireContext,
+                 me: Personal) -> bytes:
+    """``me``'s questionnaire from the round's shared layout (laid out alone if need be)."""
+    try:
+        return layout.personalise(slot_values(context, me), seed=me.code)
+    except NotPersonalisable:
+        return renderer.pdf(context, me)
+
+
+def questionnaire(renderer: Renderer, context: QuestionnaireContext, me: Personal) -> bytes:
+    """One panellist's questionnaire, made the way :func:`render_all` makes it."""
+    try:
+        layout = renderer.shared_layout(context, [me])
+    except NotPersonalisable:
+        return renderer.pdf(context, me)
+    return personalised(renderer, layout, context, me)
 
 
 # ----------------------------------------------------------------- parallel rendering
@@ -146,12 +197,32 @@ def _render_one(me: Personal, out_dir: Path) -> str:
 
 def render_all(study_root: Path | None, context: QuestionnaireContext,
                personals: list[Personal], out_dir: Path, workers: int | None = None,
-               on_done: Callable[[str], None] = lambda code: None) -> None:
-    """Write ``out_dir/CODE.pdf`` for every panellist, on ``workers`` processes.
+               on_done: Callable[[str], None] = lambda code: None) -> str | None:
+    """Write ``out_dir/CODE.pdf`` for every panellist.
 
-    ``workers`` defaults to the number of cores; 1 renders in this process.
+    The questionnaire is laid out once and each copy personalised from that layout. If the
+    template does not allow it, every questionnaire is laid out on its own, on ``workers``
+    processes (default: the number of cores); the reason is returned.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not personals:
+        return None
+    renderer = Renderer(study_root)
+    try:
+        layout = renderer.shared_layout(context, personals)
+    except NotPersonalisable as reason:
+        _render_each(study_root, context, personals, out_dir, workers, on_done)
+        return str(reason)
+    for me in personals:
+        write_bytes(out_dir / f"{me.code}.pdf", personalised(renderer, layout, context, me))
+        on_done(me.code)
+    return None
+
+
+def _render_each(study_root: Path | None, context: QuestionnaireContext,
+                 personals: list[Personal], out_dir: Path, workers: int | None,
+                 on_done: Callable[[str], None]) -> None:
+    """Lay out every panellist's questionnaire on its own, on ``workers`` processes."""
     workers = min(workers or os.cpu_count() or 1, max(len(personals), 1))
     if workers <= 1:
         _init_worker(study_root, context)

@@ -1,0 +1,391 @@
+"""Lay a round's questionnaire out once, then personalise each panellist's copy in milliseconds.
+
+Only the code and the panellist's own previous ratings differ between two questionnaires of a
+round; laying out the other 99 % of the pages again for each panellist is what made a round's
+PDFs take minutes. So weasyprint lays the questionnaire out once, with a *placeholder* in each
+of these values, and :class:`SharedLayout` writes each panellist's PDF from that one layout:
+
+- in the pages' content, a placeholder is a run of glyphs in a text-showing operator (``TJ``);
+  it is replaced by the glyphs of the panellist's value, in the same font, at the same place.
+  The template prints values in fixed-width boxes (class ``slot``), so nothing else on the
+  page would have moved had the value been laid out instead. The text stays real text: it is
+  tagged where the placeholder was (screen readers), extractable, searchable and printed;
+- in strings outside the content (document title and information, XMP metadata, the
+  read-only ``delphi_code`` form field) the placeholder is replaced by the value;
+- everything else (fonts, charts, form fields, structure tree) is copied byte for byte.
+
+Fonts are subset to the glyphs a document uses, so the shared layout also prints, out of sight,
+every character any panellist's values need (``glyphs``, emptied in every copy): each value's
+glyphs are then in the font, with their widths and Unicode mapping.
+
+A placeholder is ``¤N¤``: slot 0 is the code, slot 1 the glyph run, slot 2 + k the own rating of
+the k-th item with feedback. A template that prints them some other way (split across runs, in
+a chart) raises :class:`NotPersonalisable`, and the caller lays each questionnaire out instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+MARK = "\u00a4"
+CODE_SLOT, GLYPH_SLOT, FIRST_RATING_SLOT = 0, 1, 2
+PLACEHOLDER_RE = re.compile(f"{MARK}([0-9]+){MARK}")
+_TEXT_OPS = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s+[-+0-9.]+\s+Tf\b|\[([^\]]*)\]\s*TJ\b")
+_TJ_ITEMS = re.compile(rb"<([0-9A-Fa-f]*)>|([-+0-9.]+)")
+_BFCHAR = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]*)>")
+_BFRANGE = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>")
+
+
+class NotPersonalisable(Exception):
+    """The shared layout cannot give this questionnaire; lay it out on its own instead."""
+
+
+def placeholder(slot: int) -> str:
+    """The text a slot holds in the shared layout."""
+    return f"{MARK}{slot}{MARK}"
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """What the template sees as ``me`` when the shared layout is laid out."""
+
+    code: str
+    ratings: dict[str, str]
+    glyphs: str
+
+    def own(self, item_id: str) -> str:
+        """The placeholder of an item's own rating."""
+        return self.ratings[item_id]
+
+
+def rated_items(context: Any) -> list[str]:
+    """Ids of the items whose feedback shows the panellist's own rating, in slot order."""
+    return [item.id for section in context.sections for item in section.items if item.feedback]
+
+
+def placeholders(context: Any, personals: Iterable[Any]) -> Placeholders:
+    """The template's ``me`` for the shared layout of ``context`` for these panellists."""
+    items = rated_items(context)
+    chars: set[str] = set()
+    for me in personals:
+        chars.update(me.code)
+        for item_id in items:
+            chars.update(me.own(item_id))
+    chars.discard(MARK)
+    return Placeholders(
+        code=placeholder(CODE_SLOT),
+        ratings={item_id: placeholder(FIRST_RATING_SLOT + k) for k, item_id in enumerate(items)},
+        glyphs=placeholder(GLYPH_SLOT) + "".join(sorted(chars)))
+
+
+def slot_values(context: Any, me: Any) -> dict[int, str]:
+    """What each slot says on ``me``'s questionnaire."""
+    values = {CODE_SLOT: me.code, GLYPH_SLOT: ""}
+    for k, item_id in enumerate(rated_items(context)):
+        values[FIRST_RATING_SLOT + k] = me.own(item_id)
+    return values
+
+
+# ------------------------------------------------------------------------ the shared layout
+
+
+@dataclass(frozen=True)
+class _Font:
+    """A font resource's glyphs: Unicode text to glyph id, and back."""
+
+    to_unicode: dict[int, str]
+    glyph_of: dict[str, int]
+
+    def glyphs(self, text: str) -> list[int]:
+        try:
+            return [self.glyph_of[char] for char in text]
+        except KeyError as missing:
+            raise NotPersonalisable(f"the questionnaire's font has no glyph for {missing}") \
+                from None
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A placeholder inside a ``TJ`` array: which slot, in which font, with what spacing."""
+
+    slot: int
+    font: _Font
+    letter_spacing: bytes
+
+
+def _section(name: str, cmap: bytes) -> list[bytes]:
+    return re.findall(rb"begin%s(.*?)end%s" % (name.encode(), name.encode()), cmap, re.S)
+
+
+def _font(data: bytes) -> _Font:
+    """A font from its ``ToUnicode`` CMap."""
+    to_unicode: dict[int, str] = {}
+    for section in _section("bfrange", data):
+        for start, end, first in _BFRANGE.findall(section):
+            base = int(first, 16)
+            for offset, gid in enumerate(range(int(start, 16), int(end, 16) + 1)):
+                to_unicode[gid] = chr(base + offset)
+    for section in _section("bfchar", data):
+        for gid, text in _BFCHAR.findall(section):
+            to_unicode[int(gid, 16)] = bytes.fromhex(text.decode()).decode("utf-16-be", "replace")
+    glyph_of: dict[str, int] = {}
+    for gid, text in sorted(to_unicode.items()):
+        if len(text) == 1:
+            glyph_of.setdefault(text, gid)
+    return _Font(to_unicode, glyph_of)
+
+
+def _split_text(data: bytes, fonts: dict[bytes, _Font]) -> list[bytes | _Slot]:
+    """A content stream as literal bytes and the slots inside its ``TJ`` arrays."""
+    parts: list[bytes | _Slot] = []
+    done = 0
+    font: _Font | None = None
+    for op in _TEXT_OPS.finditer(data):
+        if op.group(1) is not None:
+            font = fonts.get(op.group(1))
+            continue
+        body = op.group(2)
+        if font is None:
+            continue
+        items = [(m.start(), m.end(), m.group(1), m.group(2)) for m in _TJ_ITEMS.finditer(body)]
+        chars = []  # (index of the TJ item showing it, character)
+        for index, (_, _, hexa, _) in enumerate(items):
+            for i in range(0, len(hexa or b""), 4):
+                text = font.to_unicode.get(int(hexa[i:i + 4], 16), "\0")
+                if MARK in text and len(text) != 1:
+                    raise NotPersonalisable("a placeholder is printed with a ligature")
+                chars += [(index, char) for char in text]
+        text = "".join(char for _, char in chars)
+        if MARK not in text:
+            continue
+        spans = list(PLACEHOLDER_RE.finditer(text))
+        if sum(m.group(0).count(MARK) for m in spans) != text.count(MARK):
+            raise NotPersonalisable(f"a placeholder is split across text runs: {text!r}")
+        base = op.start(2)
+        for match in spans:
+            first, last = chars[match.start()][0], chars[match.end() - 1][0]
+            if int(match.group(1)) == GLYPH_SLOT:
+                last = chars[-1][0]  # the glyph run goes, all of it
+            inner = body[items[first][0]:items[last][1]]
+            spacing = re.search(rb"<>\s*([-+0-9.]+)", inner)
+            parts.append(data[done:base + items[first][0]])
+            parts.append(_Slot(int(match.group(1)), font, spacing.group(1) if spacing else b""))
+            done = base + items[last][1]
+    parts.append(data[done:])
+    return parts
+
+
+def _tj(glyphs: Sequence[int], letter_spacing: bytes) -> bytes:
+    separator = b"<>" + letter_spacing if letter_spacing else b""
+    return separator.join(b"<%04x>" % gid for gid in glyphs)
+
+
+def _fill(text: str, values: dict[int, str], quote: bool = False) -> str:
+    def value(match: re.Match[str]) -> str:
+        slot = int(match.group(1))
+        if slot not in values:
+            raise NotPersonalisable(f"no value for placeholder {match.group(0)!r}")
+        return escape(values[slot]) if quote else values[slot]
+    return PLACEHOLDER_RE.sub(value, text)
+
+
+def _has_mark(obj: Any) -> bool:
+    import pydyf
+
+    if isinstance(obj, dict):
+        return any(_has_mark(value) for value in obj.values())
+    if isinstance(obj, list):
+        return any(_has_mark(value) for value in obj)
+    return isinstance(obj, pydyf.String) and MARK in str(obj.string)
+
+
+def _substitute(obj: Any, values: dict[int, str]) -> Any:
+    """A copy of a pydyf object with the placeholders in its strings replaced."""
+    import pydyf
+
+    if isinstance(obj, dict):
+        return pydyf.Dictionary({key: _substitute(value, values) for key, value in obj.items()})
+    if isinstance(obj, list):
+        return pydyf.Array(_substitute(value, values) for value in obj)
+    if isinstance(obj, pydyf.String) and MARK in str(obj.string):
+        return pydyf.String(_fill(str(obj.string), values))
+    return obj
+
+
+def _number(reference: Any) -> int:
+    """The object number in a pydyf reference (``b"12 0 R"``)."""
+    return int(bytes(reference).split()[0])
+
+
+def _resolve(objects: list[Any], value: Any) -> Any:
+    """The object a pydyf reference points to, or the value itself."""
+    return objects[_number(value)] if isinstance(value, bytes) else value
+
+
+def _raw(stream: Any) -> bytes:
+    """A pydyf stream's data, uncompressed."""
+    import pydyf
+
+    data: bytes = pydyf.Stream(stream.stream).data
+    return data[data.index(b"\nstream\n") + 8:-len(b"\nendstream")]
+
+
+def _head(stream: Any) -> bytes:
+    """A pydyf stream's dictionary without length and filter, ending before ``>>``."""
+    import pydyf
+
+    extra = {k: v for k, v in stream.extra.items() if k not in ("Length", "Filter")}
+    return bytes(pydyf.Dictionary(extra).data)[:-2]
+
+
+def _stream(head: bytes, data: bytes, compress: bool) -> bytes:
+    if compress:
+        data = zlib.compress(data, 6)
+        head += b"/Filter/FlateDecode"
+    return head + b"/Length %d>>\nstream\n%s\nendstream" % (len(data), data)
+
+
+OBJECTS_PER_STREAM = 1000
+
+
+class SharedLayout:
+    """One laid-out questionnaire with placeholders; writes each panellist's copy from it.
+
+    Built from weasyprint's PDF objects (pydyf) before they are written, so nothing is parsed
+    back. Objects that never change are serialised and compressed once; non-stream objects go
+    into compressed object streams, as weasyprint writes them.
+    """
+
+    def __init__(self, pdf: Any) -> None:
+        import pydyf
+
+        if pdf.info:
+            pdf.add_object(pdf.info)
+        objects = pdf.objects
+        self.root = pdf.catalog.number
+        self.info = pdf.info.number if pdf.info else None
+        self.texts: dict[int, tuple[bytes, list[bytes | _Slot]]] = {}
+        self.metadata: dict[int, tuple[bytes, str]] = {}
+        self.strings: dict[int, Any] = {}
+
+        text_streams: dict[int, dict[bytes, _Font]] = {}
+        fonts: dict[int, _Font] = {}
+        for page_number in pdf.pages["Kids"][::3]:
+            page = objects[page_number]
+            text_streams[_number(page["Contents"])] = self._fonts(objects, page, fonts)
+
+        statics: list[tuple[int, bytes]] = []
+        packed: list[tuple[int, bytes]] = []
+        for obj in objects[1:]:
+            number = obj.number
+            if obj.free == "f":
+                continue
+            if isinstance(obj, pydyf.Stream):
+                if number in text_streams:
+                    parts = _split_text(_raw(obj), text_streams[number])
+                    if len(parts) > 1:
+                        self.texts[number] = (_head(obj), parts)
+                        continue
+                elif obj.extra.get("Type") == "/Metadata":
+                    xml = _raw(obj).decode("utf-8")
+                    if MARK in xml:
+                        self.metadata[number] = (_head(obj), xml)
+                        continue
+                elif obj.extra.get("Subtype") == "/Form":
+                    if len(_split_text(_raw(obj), self._fonts(objects, obj.extra, fonts))) > 1:
+                        raise NotPersonalisable("a placeholder is in a drawing, not in the text")
+                statics.append((number, b"%d 0 obj\n%s\nendobj\n" % (number, obj.data)))
+            elif _has_mark(obj):
+                self.strings[number] = obj
+            else:
+                packed.append((number, bytes(obj.data)))
+        if not self.texts:
+            raise NotPersonalisable("neither the code nor an own rating was found as text on the "
+                                    "laid-out pages")
+
+        # Object streams for the objects that never change; numbers after weasyprint's.
+        self.xref: list[tuple[int, int, int]] = [(0, 0, 65535)] * len(objects)
+        self.size = len(objects)
+        for start in range(0, len(packed), OBJECTS_PER_STREAM):
+            chunk = packed[start:start + OBJECTS_PER_STREAM]
+            number = self.size
+            self.size += 1
+            offsets, position = [], 0
+            for index, (member, data) in enumerate(chunk):
+                offsets.append(b"%d %d" % (member, position))
+                position += len(data) + 1
+                self.xref[member] = (2, number, index)
+            self.xref.append((0, 0, 0))  # its own entry, set when written
+            index_line = b" ".join(offsets) + b"\n"
+            body = _stream(b"<</Type/ObjStm/N %d/First %d" % (len(chunk), len(index_line)),
+                           index_line + b"\n".join(data for _, data in chunk), compress=True)
+            statics.append((number, b"%d 0 obj\n%s\nendobj\n" % (number, body)))
+        self.statics = statics
+        self.xref.append((0, 0, 0))  # the cross-reference stream itself
+        self.size += 1
+
+    @staticmethod
+    def _fonts(objects: list[Any], owner: Any, cache: dict[int, _Font]) -> dict[bytes, _Font]:
+        """The fonts of a page or form XObject by resource name."""
+        names = {}
+        resources = _resolve(objects, owner.get("Resources", {}))
+        for name, reference in _resolve(objects, resources.get("Font", {})).items():
+            number = _number(reference)
+            if number not in cache:
+                cmap = objects[number].get("ToUnicode")
+                if cmap is None:
+                    raise NotPersonalisable("a font of the questionnaire has no Unicode map")
+                cache[number] = _font(_raw(_resolve(objects, cmap)))
+            names[str(name).lstrip("/").encode()] = cache[number]
+        return names
+
+    def personalise(self, values: dict[int, str], seed: str) -> bytes:
+        """The PDF with each slot saying ``values[slot]``."""
+        bodies: list[tuple[int, bytes]] = []
+        for number, (head, parts) in self.texts.items():
+            chunks = []
+            for part in parts:
+                if isinstance(part, bytes):
+                    chunks.append(part)
+                elif part.slot in values:
+                    chunks.append(_tj(part.font.glyphs(values[part.slot]), part.letter_spacing))
+                else:
+                    raise NotPersonalisable(f"no value for slot {part.slot}")
+            bodies.append((number, _stream(head, b"".join(chunks), compress=True)))
+        for number, (head, xml) in self.metadata.items():
+            data = _fill(xml, values, quote=True).encode("utf-8")
+            bodies.append((number, _stream(head, data, compress=False)))
+        for number, obj in self.strings.items():
+            bodies.append((number, bytes(_substitute(obj, values).data)))
+        return self._write(bodies, seed)
+
+    def _write(self, bodies: list[tuple[int, bytes]], seed: str) -> bytes:
+        out = [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"]
+        position = len(out[0])
+        xref = list(self.xref)
+        for number, chunk in self.statics:
+            xref[number] = (1, position, 0)
+            out.append(chunk)
+            position += len(chunk)
+        for number, body in bodies:
+            chunk = b"%d 0 obj\n%s\nendobj\n" % (number, body)
+            xref[number] = (1, position, 0)
+            out.append(chunk)
+            position += len(chunk)
+        xref[-1] = (1, position, 0)
+        width = max(4, (position.bit_length() + 7) // 8)
+        table = b"".join(kind.to_bytes(1, "big") + second.to_bytes(width, "big")
+                         + third.to_bytes(2, "big") for kind, second, third in xref)
+        identifier = hashlib.md5(f"{seed}".encode() + table).hexdigest().encode()
+        info = b"/Info %d 0 R" % self.info if self.info is not None else b""
+        head = (b"<</Type/XRef/Size %d/W[1 %d 2]/Root %d 0 R%s/ID[<%s><%s>]"
+                % (self.size, width, self.root, info, identifier, identifier))
+        out.append(b"%d 0 obj\n%s\nendobj\nstartxref\n%d\n%%%%EOF\n"
+                   % (self.size - 1, _stream(head, table, compress=True), position))
+        return b"".join(out)
