@@ -5,13 +5,7 @@ quickly.
 """
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-
-try:
-    __version__ = version("delphi")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0"
 
 _EXPORTS = {
     "DelphiError": "delphi.errors",
@@ -27,6 +21,13 @@ __all__ = [*sorted(_EXPORTS), "__version__"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata alone costs a command 40 ms at start-up
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("delphi")
+        except PackageNotFoundError:  # a source tree that was not installed
+            return "0.0.0"
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'delphi' has no attribute {name!r}")
