@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -143,13 +144,17 @@ def analyse_round(settings: Settings, manifest: Manifest, roster: Roster,
                 for g in groups},
     )
 
-    # counts[item][group][rating]: one pass over all ratings.
-    counts: dict[str, dict[str, Counter[int]]] = defaultdict(lambda: defaultdict(Counter))
+    # counts[item][group][rating]: per group, one Counter over its (item, rating) pairs,
+    # which Counter tallies in C, then spread out by item.
+    by_group: dict[str, list[PanelReturn]] = defaultdict(list)
     for ret in returns:
-        group = group_of[ret.code]
-        for item_id, rating in ret.ratings.items():
+        by_group[group_of[ret.code]].append(ret)
+    counts: dict[str, dict[str, Counter[int]]] = defaultdict(lambda: defaultdict(Counter))
+    for group, members in by_group.items():
+        pairs = Counter(chain.from_iterable(ret.ratings.items() for ret in members))
+        for (item_id, rating), n in pairs.items():
             if rating is not None:
-                counts[item_id][group][rating] += 1
+                counts[item_id][group][rating] = n
 
     rule = settings.consensus
     bands, threshold, method = settings.bands, rule.threshold, settings.quartiles

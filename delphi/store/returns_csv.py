@@ -12,7 +12,10 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from delphi.core.models import Manifest, PanelReturn, Scale
 from delphi.errors import Problem
@@ -41,6 +44,9 @@ class ReturnsReader:
         self._drafts: dict[str, _Draft] = {}
         self._where: dict[str, str] = {}
         self._cells = False
+        # Cells as a CSV holds them: the common case is one lookup, not a parse.
+        self._plain: dict[str, int | None] = {"": None}
+        self._plain.update((str(v), v) for v in range(scale.min, scale.max + 1))
 
     # ------------------------------------------------------------------ public
 
@@ -136,24 +142,43 @@ class ReturnsReader:
                 ok = False
         if not ok:
             return
+        ratings = [(col, target) for col, (kind, target) in enumerate(columns, start=1)
+                   if kind == "rating" and target is not None]
+        others = [(col, kind, target) for col, (kind, target) in enumerate(columns, start=1)
+                  if kind != "rating"]
+        rating_items = [target for _, target in ratings]
+        rating_cells = itemgetter(*(col for col, _ in ratings)) if ratings else None
+        plain, width = self._plain, len(header)
         for line, cells in rows:
             if not any(str(c).strip() for c in cells):
                 continue
-            if len(cells) > len(header):
+            if len(cells) > width:
                 self._problem(display, line, f"{len(cells)} cells but the header has "
-                              f"{len(header)} columns")
+                              f"{width} columns")
                 continue
             draft = self._draft(display, line, str(cells[0]))
             if draft is None:
                 continue
-            for col, ((kind, target), cell) in enumerate(zip(columns, cells[1:], strict=False),
-                                                         start=1):
-                if kind == "rating" and target is not None:
-                    draft.ratings[target] = self._rating(display, line, target, cell, col)
-                elif kind == "comment" and target is not None and cell.strip():
-                    draft.comments[target] = revived(cell.strip())
-                elif kind == "suggestions" and cell.strip():
-                    draft.suggestions.append(revived(cell.strip()))
+            if len(cells) < width:
+                cells = [*cells, *([""] * (width - len(cells)))]
+            if rating_cells is not None:
+                raw = rating_cells(cells)
+                raw = raw if isinstance(raw, tuple) else (raw,)
+                # One dictionary lookup a cell (in C, through map); anything that is not
+                # exactly a scale value or empty gets the full parse and its message.
+                values: list[Any] = list(map(plain.get, raw, repeat(plain)))
+                if plain in values:
+                    values = [self._rating(display, line, item, cell, col)
+                              if value is plain else value
+                              for (col, item), cell, value in zip(ratings, raw, values,
+                                                                  strict=True)]
+                draft.ratings.update(zip(rating_items, values, strict=True))
+            for col, kind, target in others:
+                cell = "" if cells[col] is None else str(cells[col]).strip()
+                if kind == "comment" and target is not None and cell:
+                    draft.comments[target] = revived(cell)
+                elif kind == "suggestions" and cell:
+                    draft.suggestions.append(revived(cell))
 
     def _read_long(self, rows: Iterable[tuple[int, list[str]]], header: list[str],
                    display: str) -> None:
