@@ -1,6 +1,6 @@
 """Speed figures, each against its floor measured side by side in the same run.
 
-    python benchmarks/run.py            # analysis, start-up and one questionnaire
+    python benchmarks/run.py            # analysis, start-up and a round's questionnaires
     python benchmarks/run.py --quick    # the two smaller analysis sizes only
 
 Prints one line per figure: what, time, floor, ratio. These are measurements, not tests.
@@ -137,25 +137,41 @@ def whole_command(people: int, items: int) -> tuple[float, float, float]:
     return command, floor, peak
 
 
-def startup() -> tuple[float, float]:
-    """Median wall time of ``delphi --help`` and of ``python -c 'import typer'``."""
+def startup() -> dict[str, float]:
+    """Median wall times of delphi's start-up and of its floors, in separate processes.
+
+    ``import typer`` is the floor the issue names; a one-option typer app run once, and
+    asked for ``--help``, are what typer itself costs before any command of ours runs.
+    """
+    one_option = ("import typer\napp = typer.Typer()\n@app.command()\n"
+                  "def f(x: int = 1) -> None: pass\napp({args})")
+
     def run(args: list[str]) -> float:
         times = []
-        for _ in range(5):
+        for _ in range(7):
             start = time.perf_counter()
-            subprocess.run(args, capture_output=True, check=True)
+            subprocess.run(args, capture_output=True, check=True, cwd=ROOT)
             times.append(time.perf_counter() - start)
         return statistics.median(times)
-    return (run([sys.executable, "-m", "delphi", "--help"]),
-            run([sys.executable, "-c", "import typer"]))
+    return {
+        "import typer": run([sys.executable, "-c", "import typer"]),
+        "typer app --help": run([sys.executable, "-c",
+                                 one_option.format(args='["--help"]')]),
+        "typer app --x 2": run([sys.executable, "-c", one_option.format(args='["--x", "2"]')]),
+        "delphi --help": run([sys.executable, "-m", "delphi", "--help"]),
+        "delphi status": run([sys.executable, "-m", "delphi", "status"]),
+    }
 
 
-def questionnaire() -> tuple[float, float]:
-    """One example round-2 questionnaire: delphi's whole render, and weasyprint alone."""
+def questionnaires() -> dict[str, float]:
+    """The example's round 2: all 99 questionnaires as ``delphi new-round`` makes them, one
+    panellist's copy, and one questionnaire laid out by weasyprint alone on the same HTML."""
+    import tempfile
+
     import weasyprint
 
     from delphi import actions
-    from delphi.render.pdf import Renderer
+    from delphi.render.pdf import Renderer, personalised, render_all
     from delphi.store.study import Study
 
     study = Study(ROOT)
@@ -163,9 +179,14 @@ def questionnaire() -> tuple[float, float]:
     context, personals = actions._context(study, study.manifest(2), earlier, [])
     renderer = Renderer(study.root)
     html = renderer.html(context, personals[0])
-    ours = best(lambda: renderer.pdf(context, personals[1]), 2)
     raw = best(lambda: weasyprint.HTML(string=html).write_pdf(pdf_forms=True), 2)
-    return ours, raw
+    with tempfile.TemporaryDirectory() as out:
+        round_pdfs = best(lambda: render_all(study.root, context, personals, Path(out)), 2)
+    layout = renderer.shared_layout(context, personals)
+    copies = best(lambda: [personalised(renderer, layout, context, me) for me in personals])
+    alone = best(lambda: renderer.pdf(context, personals[1]), 2)
+    return {"raw": raw, "round": round_pdfs, "copy": copies / len(personals), "alone": alone,
+            "panellists": len(personals)}
 
 
 def main() -> None:
@@ -185,13 +206,24 @@ def main() -> None:
     print(f"{f'delphi analyse --json, {people} x {items}':44} {command:8.3f}s {floor:8.3f}s "
           f"{command / floor:6.1f}")
     print(f"{'peak memory of that command (MiB)':44} {peak:8.1f}")
-    delphi_help, typer_import = startup()
-    print(f"{'start-up: delphi --help vs import typer':44} {delphi_help:8.3f}s "
-          f"{typer_import:8.3f}s {delphi_help / typer_import:6.1f}")
+    times = startup()
+    floor = times["import typer"]
+    for name in ("delphi --help", "delphi status", "typer app --help", "typer app --x 2"):
+        print(f"{f'start-up: {name} vs import typer':44} {times[name]:8.3f}s {floor:8.3f}s "
+              f"{times[name] / floor:6.1f}")
+    for name, typer_floor in (("delphi --help", "typer app --help"),
+                              ("delphi status", "typer app --x 2")):
+        print(f"{f'start-up: {name} vs {typer_floor}':44} {times[name]:8.3f}s "
+              f"{times[typer_floor]:8.3f}s {times[name] / times[typer_floor]:6.1f}")
     if not args.quick:
-        ours, raw = questionnaire()
-        print(f"{'one 44-item questionnaire vs raw weasyprint':44} {ours:8.3f}s {raw:8.3f}s "
-              f"{ours / raw:6.1f}")
+        q = questionnaires()
+        n = int(q["panellists"])
+        print(f"{f'all {n} round-2 PDFs vs one raw layout':44} {q['round']:8.3f}s "
+              f"{q['raw']:8.3f}s {q['round'] / q['raw']:6.1f}")
+        print(f"{'one panellist: a copy vs one raw layout':44} {q['copy']:8.3f}s "
+              f"{q['raw']:8.3f}s {q['copy'] / q['raw']:6.3f}")
+        print(f"{'one laid out alone vs one raw layout':44} {q['alone']:8.3f}s "
+              f"{q['raw']:8.3f}s {q['alone'] / q['raw']:6.1f}")
 
 
 if __name__ == "__main__":

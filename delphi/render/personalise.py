@@ -244,9 +244,14 @@ def _head(stream: Any) -> bytes:
     return bytes(pydyf.Dictionary(extra).data)[:-2]
 
 
-def _stream(head: bytes, data: bytes, compress: bool) -> bytes:
-    if compress:
-        data = zlib.compress(data, 6)
+# zlib levels: once per round for what never changes; per copy, a faster one (level 3 makes
+# the example's copies 1.5 % larger than level 6 and compresses their pages three times faster).
+ONCE_LEVEL, COPY_LEVEL = 6, 3
+
+
+def _stream(head: bytes, data: bytes, level: int | None) -> bytes:
+    if level is not None:
+        data = zlib.compress(data, level)
         head += b"/Filter/FlateDecode"
     return head + b"/Length %d>>\nstream\n%s\nendstream" % (len(data), data)
 
@@ -324,11 +329,21 @@ class SharedLayout:
             self.xref.append((0, 0, 0))  # its own entry, set when written
             index_line = b" ".join(offsets) + b"\n"
             body = _stream(b"<</Type/ObjStm/N %d/First %d" % (len(chunk), len(index_line)),
-                           index_line + b"\n".join(data for _, data in chunk), compress=True)
+                           index_line + b"\n".join(data for _, data in chunk), ONCE_LEVEL)
             statics.append((number, b"%d 0 obj\n%s\nendobj\n" % (number, body)))
-        self.statics = statics
         self.xref.append((0, 0, 0))  # the cross-reference stream itself
         self.size += 1
+
+        # Unchanging objects come first, so their offsets are the same in every copy: the
+        # start of the file and of the cross-reference table are made once.
+        prefix = [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"]
+        position = len(prefix[0])
+        for number, serialised in statics:
+            self.xref[number] = (1, position, 0)
+            prefix.append(serialised)
+            position += len(serialised)
+        self.prefix = b"".join(prefix)
+        self.table = bytearray(b"".join(_entry(*entry) for entry in self.xref))
 
     @staticmethod
     def _fonts(objects: list[Any], owner: Any, cache: dict[int, _Font]) -> dict[bytes, _Font]:
@@ -357,35 +372,35 @@ class SharedLayout:
                     chunks.append(_tj(part.font.glyphs(values[part.slot]), part.letter_spacing))
                 else:
                     raise NotPersonalisable(f"no value for slot {part.slot}")
-            bodies.append((number, _stream(head, b"".join(chunks), compress=True)))
+            bodies.append((number, _stream(head, b"".join(chunks), COPY_LEVEL)))
         for number, (head, xml) in self.metadata.items():
             data = _fill(xml, values, quote=True).encode("utf-8")
-            bodies.append((number, _stream(head, data, compress=False)))
+            bodies.append((number, _stream(head, data, None)))
         for number, obj in self.strings.items():
             bodies.append((number, bytes(_substitute(obj, values).data)))
         return self._write(bodies, seed)
 
     def _write(self, bodies: list[tuple[int, bytes]], seed: str) -> bytes:
-        out = [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"]
-        position = len(out[0])
-        xref = list(self.xref)
-        for number, chunk in self.statics:
-            xref[number] = (1, position, 0)
-            out.append(chunk)
-            position += len(chunk)
+        out = [self.prefix]
+        position = len(self.prefix)
+        table = bytearray(self.table)
         for number, body in bodies:
             chunk = b"%d 0 obj\n%s\nendobj\n" % (number, body)
-            xref[number] = (1, position, 0)
+            table[number * ENTRY:(number + 1) * ENTRY] = _entry(1, position, 0)
             out.append(chunk)
             position += len(chunk)
-        xref[-1] = (1, position, 0)
-        width = max(4, (position.bit_length() + 7) // 8)
-        table = b"".join(kind.to_bytes(1, "big") + second.to_bytes(width, "big")
-                         + third.to_bytes(2, "big") for kind, second, third in xref)
-        identifier = hashlib.md5(f"{seed}".encode() + table).hexdigest().encode()
+        table[-ENTRY:] = _entry(1, position, 0)
+        identifier = hashlib.md5(seed.encode() + bytes(table)).hexdigest().encode()
         info = b"/Info %d 0 R" % self.info if self.info is not None else b""
-        head = (b"<</Type/XRef/Size %d/W[1 %d 2]/Root %d 0 R%s/ID[<%s><%s>]"
-                % (self.size, width, self.root, info, identifier, identifier))
+        head = (b"<</Type/XRef/Size %d/W[1 4 2]/Root %d 0 R%s/ID[<%s><%s>]"
+                % (self.size, self.root, info, identifier, identifier))
         out.append(b"%d 0 obj\n%s\nendobj\nstartxref\n%d\n%%%%EOF\n"
-                   % (self.size - 1, _stream(head, table, compress=True), position))
+                   % (self.size - 1, _stream(head, bytes(table), COPY_LEVEL), position))
         return b"".join(out)
+
+
+ENTRY = 7  # bytes of a cross-reference stream entry: /W [1 4 2]
+
+
+def _entry(kind: int, second: int, third: int) -> bytes:
+    return kind.to_bytes(1, "big") + second.to_bytes(4, "big") + third.to_bytes(2, "big")
