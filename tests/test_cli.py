@@ -245,3 +245,16 @@ def test_roster_in_several_files(make_study: Make, cli: Run) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("panels/panel.yaml, panels/more.yaml: panellists[4].code: "
                                     "duplicate panellist code 'E1'")
+
+
+def test_every_action_name_resolves_to_its_module() -> None:
+    """delphi.actions loads a command family's module on first use of one of its names."""
+    from types import ModuleType
+
+    import delphi.actions as actions
+
+    for name in actions.__all__:
+        value = getattr(actions, name)
+        assert not isinstance(value, ModuleType), name  # not shadowed by a submodule
+        if callable(value):
+            assert value.__module__.startswith("delphi.actions."), name

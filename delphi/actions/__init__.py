@@ -1,0 +1,76 @@
+"""What each command does, as plain functions: load from the study folder, call the core, save.
+
+The CLI is a thin layer over these; they are also the library's entry points for scripts. One
+module per command family (named unlike any function, which a submodule would shadow); a name
+is imported from its module on first use, so a command loads only what it needs (``delphi
+status`` does not import rendering, mail or the report).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the real names, for type checkers and editors
+    from delphi.actions.analysis import Analysis, analyse, compute_round, validate
+    from delphi.actions.intake import enter_return, import_returns
+    from delphi.actions.mail import MailOutcome, MailRun, plan_mail, run_mail
+    from delphi.actions.reporting import DEFAULT_REPORT_FORMATS, REPORT_FORMATS, Report, report
+    from delphi.actions.rounds import (
+        NewRound,
+        Preview,
+        Suggestions,
+        _context,
+        _earlier_results,
+        choose_new_round,
+        missing_pdfs,
+        new_round,
+        preview,
+        suggestions,
+    )
+    from delphi.actions.tracking import status
+
+_MODULES = {
+    "analysis": ("Analysis", "compute_round", "analyse", "validate"),
+    "rounds": ("NewRound", "choose_new_round", "missing_pdfs", "new_round", "Preview", "preview",
+               "Suggestions", "suggestions", "_earlier_results", "_context"),
+    "intake": ("import_returns", "enter_return"),
+    "tracking": ("status",),
+    "mail": ("MailRun", "MailOutcome", "plan_mail", "run_mail"),
+    "reporting": ("REPORT_FORMATS", "DEFAULT_REPORT_FORMATS", "Report", "report"),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = [  # noqa: RUF022 - grouped by module, as _MODULES
+    "Analysis",
+    "analyse",
+    "compute_round",
+    "validate",
+    "enter_return",
+    "import_returns",
+    "MailOutcome",
+    "MailRun",
+    "plan_mail",
+    "run_mail",
+    "DEFAULT_REPORT_FORMATS",
+    "REPORT_FORMATS",
+    "Report",
+    "report",
+    "NewRound",
+    "Preview",
+    "Suggestions",
+    "choose_new_round",
+    "missing_pdfs",
+    "new_round",
+    "preview",
+    "suggestions",
+    "status",
+    "_context",
+    "_earlier_results",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(import_module(f"delphi.actions.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'delphi.actions' has no attribute {name!r}")

@@ -1,0 +1,175 @@
+"""send and remind: planning and sending the round's e-mails and the print bundle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from delphi.core.mailing import (
+    Kind,
+    LogEntry,
+    Mailing,
+    plan_questionnaires,
+    plan_reminders,
+    reminder_number,
+)
+from delphi.errors import DelphiError, Problem, RoundStateError
+from delphi.store.intake import sha256
+from delphi.store.maillog import MailLog
+from delphi.store.study import (
+    Study,
+    atomic_write,
+)
+
+
+@dataclass(frozen=True)
+class MailRun:
+    """A planned run of ``send`` or ``remind``: the plan and what it needs to go."""
+
+    study: Study
+    round: int
+    mailing: Mailing
+    missing_pdfs: list[str]
+    default_rate: float | None
+
+
+@dataclass
+class MailOutcome:
+    """What a run of ``send`` or ``remind`` did."""
+
+    sent: list[str]
+    failed: dict[str, str]
+    outbox: Path | None = None
+    bundle: Path | None = None
+    bundle_pages: int = 0
+
+
+def _mail_log(folder: Study, round_no: int) -> MailLog:
+    path = folder.round_dir(round_no) / "mail-log.jsonl"
+    return MailLog(path, folder.display(path))
+
+
+def plan_mail(study: Path | str, kind: Kind, round: int | None = None,
+              resend: Collection[str] = (), now: datetime | None = None) -> MailRun:
+    """Who ``send`` (kind ``questionnaire``) or ``remind`` (kind ``reminder``) would mail."""
+    folder = Study(study).validated()
+    round_no = folder.latest_round(round)
+    manifest = folder.manifest(round_no)
+    people = folder.roster.by_code()
+    unknown = sorted(set(resend) - set(manifest.invited))
+    if unknown:
+        raise RoundStateError(f"--resend {unknown[0]}: not invited to round {round_no}")
+    panel = [people[c] for c in manifest.invited]
+    entries = _mail_log(folder, round_no).entries()
+    if kind == "questionnaire":
+        mailing = plan_questionnaires(panel, entries, resend=resend)
+    else:
+        mail = folder.settings.mail
+        returned = {r.code for r in folder.returns(round_no)}
+        mailing = plan_reminders(
+            panel, entries, returned, now or datetime.now().astimezone(),
+            max_reminders=mail.max_reminders if mail else 2,
+            gap=timedelta(days=mail.reminder_gap_days if mail else 3))
+    pdfs = folder.round_dir(round_no) / "questionnaires"
+    needed = mailing.recipients + (mailing.by_post if kind == "questionnaire" else [])
+    missing = [p.code for p in needed if not (pdfs / f"{p.code}.pdf").is_file()]
+    mail = folder.settings.mail
+    return MailRun(folder, round_no, mailing, missing, mail.rate if mail else None)
+
+
+def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
+             deadline: str | None = None, now: Callable[[], datetime] | None = None,
+             sleep: Callable[[float], None] = time.sleep,
+             on_done: Callable[[str, str | None], None] = lambda code, error: None
+             ) -> MailOutcome:
+    """Send (or, with ``dry_run``, write as .eml files) the planned messages, one by one.
+
+    Each message is logged ``pending`` before it goes to the server and ``sent`` or ``failed``
+    after, so an interrupted run can be run again without mailing anyone twice.
+    """
+    from delphi.mail.messages import build_message, mail_environment
+    from delphi.mail.smtp import Mailer, PermanentFailure
+
+    folder, round_no, mailing = run.study, run.round, run.mailing
+    if run.missing_pdfs:
+        raise RoundStateError(f"no questionnaire PDF for {', '.join(run.missing_pdfs[:5])}"
+                              f"{' ...' if len(run.missing_pdfs) > 5 else ''} in "
+                              f"{folder.display(folder.round_dir(round_no) / 'questionnaires')}; "
+                              "write them with 'delphi new-round' (or 'delphi new-round --round "
+                              f"{round_no} --force' to rebuild the round)")
+    settings = folder.settings
+    if settings.mail is None and not dry_run:
+        raise DelphiError(Problem("no mail settings: add a 'mail:' block (host, port, "
+                                  "security, sender) to send e-mail, or use --dry-run",
+                                  file="study.yaml"))
+    clock = now or (lambda: datetime.now().astimezone())
+    sender = settings.mail.sender if settings.mail else "Delphi study <delphi@example.invalid>"
+    pdfs = folder.round_dir(round_no) / "questionnaires"
+    env = mail_environment(folder.root)
+    log = _mail_log(folder, round_no)
+    entries = log.entries()
+    template = "questionnaire.txt.j2" if mailing.kind == "questionnaire" else "reminder.txt.j2"
+    outcome = MailOutcome(sent=[], failed={})
+    interval = 60.0 / rate if rate else 0.0
+    outbox = folder.round_dir(round_no) / "outbox"
+    if dry_run:
+        outcome.outbox = outbox
+    with Mailer(settings.mail) if settings.mail and not dry_run else _NoMailer() as mailer:
+        for position, p in enumerate(mailing.recipients):
+            if position and interval:
+                sleep(interval)
+            pdf = pdfs / f"{p.code}.pdf"
+            number = reminder_number(entries, p.code)
+            message = build_message(
+                env, template, sender, p, pdf,
+                f"delphi-round-{round_no}-{p.code}.pdf", study=settings.title, round=round_no,
+                deadline=deadline, number=number)
+            if dry_run:
+                name = f"{p.code}-{mailing.kind}.eml"
+                atomic_write({outbox / name: message.as_string()})
+                outcome.sent.append(p.code)
+                on_done(p.code, None)
+                continue
+            digest = sha256(pdf.read_bytes())
+            base = {"kind": mailing.kind, "code": p.code, "to": p.email or "",
+                    "file": folder.display(pdf), "sha256": digest,
+                    "message_id": str(message["Message-ID"])}
+            log.append(LogEntry(time=clock(), status="pending", **base))
+            try:
+                mailer.send(message)
+            except PermanentFailure as exc:
+                log.append(LogEntry(time=clock(), status="failed", error=str(exc), **base))
+                outcome.failed[p.code] = str(exc)
+                on_done(p.code, str(exc))
+                continue
+            log.append(LogEntry(time=clock(), status="sent", **base))
+            outcome.sent.append(p.code)
+            on_done(p.code, None)
+    if mailing.kind == "questionnaire" and mailing.by_post:
+        from delphi.render.bundle import postal_bundle
+
+        bundle = folder.round_dir(round_no) / "post" / f"round-{round_no}-postal-bundle.pdf"
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        outcome.bundle = bundle
+        outcome.bundle_pages = postal_bundle(
+            folder.root, mailing.by_post, pdfs, bundle, study=settings.title, round=round_no,
+            sender=sender, deadline=deadline, date=clock().strftime("%d %B %Y"))
+    return outcome
+
+
+class _NoMailer:
+    """Stands in for the SMTP connection on a dry run: connects to nothing."""
+
+    def __enter__(self) -> _NoMailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def send(self, message: object) -> None:  # pragma: no cover - never called on dry runs
+        raise AssertionError("a dry run sends nothing")
+
+

@@ -1,0 +1,79 @@
+"""report: the study's results in every format."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from delphi.actions.analysis import compute_round
+from delphi.core.report import ReportData, build_report
+from delphi.core.rules import RULES
+from delphi.errors import DelphiError, RoundStateError
+from delphi.store.study import (
+    Study,
+    atomic_write,
+    write_bytes,
+)
+
+REPORT_FORMATS = ("pdf", "html", "md", "xlsx", "csv", "json", "sav")
+DEFAULT_REPORT_FORMATS = ("pdf", "html", "md", "xlsx", "csv", "json")
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of :func:`report`: its data and the files written."""
+
+    data: ReportData
+    written: list[Path]
+
+
+def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORMATS,
+           output: Path | None = None, by: Sequence[str] = (),
+           min_subgroup: int = 5) -> Report:
+    """The study's report over all rounds, in the formats asked for."""
+    from delphi.render import report as render_report
+    from delphi.store.exports import ratings_csv, report_json, spss, workbook
+
+    unknown = [f for f in formats if f not in REPORT_FORMATS]
+    if unknown:
+        raise DelphiError(f"--format {unknown[0]}: choose from {', '.join(REPORT_FORMATS)}")
+    folder = Study(study).validated()
+    rounds = folder.rounds()
+    if not rounds:
+        raise RoundStateError("no round has a questionnaire yet: there is nothing to report")
+    known = {k for p in folder.roster.panellists for k in p.attributes}
+    missing = [a for a in by if a not in known]
+    if missing:
+        raise DelphiError(f"--by {missing[0]}: no panellist has this attribute; the roster "
+                          f"has {', '.join(sorted(known)) or 'none'}")
+    manifests = {r: folder.manifest(r) for r in rounds}
+    returns = {r: folder.returns(r) for r in rounds}
+    results = {r: compute_round(folder, r, RULES) for r in rounds}
+    data = build_report(folder.settings, folder.roster, manifests, returns, results,
+                        attributes=by, min_subgroup=min_subgroup)
+    out = output or folder.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    texts: dict[Path, str] = {}
+    html_text = render_report.html(folder.root, data, results)
+    if "md" in formats:
+        texts[out / "report.md"] = render_report.markdown(data)
+    if "html" in formats:
+        texts[out / "report.html"] = html_text
+    if "csv" in formats:
+        texts[out / "ratings.csv"] = ratings_csv(returns, folder.roster)
+    if "json" in formats:
+        texts[out / "report.json"] = report_json(data)
+    written = list(texts)
+    atomic_write(texts)
+    if "xlsx" in formats:
+        workbook(out / "report.xlsx", data, results, returns, folder.roster)
+        written.append(out / "report.xlsx")
+    if "sav" in formats:
+        spss(out / "report.sav", manifests, returns, folder.roster,
+             {g.id: g.label for g in folder.settings.groups})
+        written.append(out / "report.sav")
+    if "pdf" in formats:
+        write_bytes(out / "report.pdf", render_report.pdf(folder.root, html_text))
+        written.append(out / "report.pdf")
+    return Report(data, written)
