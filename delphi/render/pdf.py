@@ -149,7 +149,14 @@ class Renderer:
 
         def capture(document: Any, pdf: Any) -> None:
             _radio_kids_unnamed(document, pdf)
-            raise _Captured(SharedLayout(pdf))  # weasyprint need not write this PDF
+            try:
+                layout = SharedLayout(pdf)
+            except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+                # pydyf's objects are weasyprint's internals: if a new version changes them,
+                # lay each questionnaire out on its own rather than fail.
+                raise NotPersonalisable(f"weasyprint's PDF objects are not what delphi "
+                                        f"expects ({exc!r})") from exc
+            raise _Captured(layout)  # weasyprint need not write this PDF
 
         try:
             document.write_pdf(stylesheets=[self.css], finisher=capture, **self.options)
