@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from delphi.errors import DelphiError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from delphi.core.mailing import Kind
     from delphi.core.models import RuleName
 
@@ -50,7 +51,10 @@ app = typer.Typer(
     "next round's questionnaires, mail them, take returns in.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # a crash must never print panel data
-    rich_markup_mode="rich",
+    # Plain click help: typer's rich help imports rich and markdown-it, which doubled the
+    # start-up of `delphi --help` (benchmarks/README.md). Tables and progress stay rich.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 110},
     add_completion=False,
 )
 
@@ -60,17 +64,19 @@ StudyOption = Annotated[
                  file_okay=False),
 ]
 LatestRoundOption = Annotated[int | None, typer.Option(
-    "--round", "-r", min=1, show_default=False,
+    "--round", "-r", min=1, metavar="N", show_default=False,
     help="Round (default: the latest with a questionnaire).")]
 RoundOption = Annotated[
     int | None,
     typer.Option("--round", "-r", help="Round number (default: the latest with returns).",
-                 min=1, show_default=False),
+                 min=1, show_default=False, metavar="N"),
 ]
 
 
 def console(stderr: bool = False) -> Console:
     """A console at most 100 columns wide, so tables lay out the same everywhere."""
+    from rich.console import Console  # not at start-up: `delphi --help` does not need rich
+
     probe = Console(stderr=stderr)
     return Console(stderr=stderr, width=min(probe.width, 100), highlight=False)
 
@@ -138,20 +144,23 @@ def _rule_names(text: str) -> list[RuleName]:
 def new_round(
     study: StudyOption = Path("."),
     round: Annotated[int | None, typer.Option(
-        "--round", "-r", min=1, show_default=False,
+        "--round", "-r", min=1, metavar="N", show_default=False,
         help="Round to build (default: the one after the latest analysed round; 1 if none).",
     )] = None,
     keep: Annotated[list[str] | None, typer.Option(
-        "--keep", help="Ask this item again although it reached consensus (repeatable).",
+        "--keep", metavar="ID",
+        help="Ask this item again although it reached consensus (repeatable).",
     )] = None,
     drop: Annotated[list[str] | None, typer.Option(
-        "--drop", help="Leave this item out although it did not reach consensus (repeatable).",
+        "--drop", metavar="ID",
+        help="Leave this item out although it did not reach consensus (repeatable).",
     )] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an existing round, keeping a dated backup of it.")] = False,
     workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help="Processes laying out PDFs when a study's own template "
-        "cannot be laid out once for everyone (default: one per core).",
+        "--workers", min=1, metavar="N",
+        help="Processes laying out PDFs when a study's own template cannot be laid out once "
+        "for everyone (default: one per core).",
     )] = None,
 ) -> None:
     """Build the next round: its manifest and one personalised PDF questionnaire per panellist.
@@ -249,7 +258,7 @@ def import_(
                                                 show_default=False)],
     study: StudyOption = Path("."),
     round: Annotated[int | None, typer.Option(
-        "--round", "-r", min=1, show_default=False,
+        "--round", "-r", min=1, metavar="N", show_default=False,
         help="Round (default: the PDFs' own round, else the latest with a questionnaire).",
     )] = None,
     replace: Annotated[bool, typer.Option(
@@ -399,7 +408,8 @@ def send(
     rate: RateOption = None,
     deadline: DeadlineOption = None,
     resend: Annotated[list[str] | None, typer.Option(
-        "--resend", help="Send this panellist's questionnaire again (repeatable).")] = None,
+        "--resend", metavar="CODE",
+        help="Send this panellist's questionnaire again (repeatable).")] = None,
 ) -> None:
     """E-mail each panellist their own questionnaire; a print bundle for postal ones.
 
