@@ -133,9 +133,24 @@ def test_a_template_without_slots_is_laid_out_per_panellist(round_2: Path, cli: 
                  "--workers", "1")
     assert result.exit_code == 0, result.stderr
     assert "each questionnaire was laid out on its own" in " ".join(result.stdout.split())
-    assert "split across text runs" in result.stdout
+    assert "outside a slot" in " ".join(result.stdout.split())
     text = pypdf.PdfReader(round_2 / "rounds/round-2/questionnaires/E2.pdf").pages[0]
     assert "E2" in text.extract_text() and MARK not in text.extract_text()
+
+
+def test_a_value_printed_inline_is_laid_out_per_panellist(round_2: Path, cli: Run) -> None:
+    """An own rating printed among other text would push it about: no shared layout."""
+    override = round_2 / "templates" / TEMPLATE
+    override.parent.mkdir()
+    template = (PACKAGE_DIR / "templates" / TEMPLATE).read_text()
+    override.write_text(template.replace('<b class="slot own">{{ me.own(item.id) }}</b>',
+                                         '{{ me.own(item.id) }}', 1))
+    result = cli("new-round", "--study", str(round_2), "--round", "2", "--force", "--keep", "1.2",
+                 "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "printed outside a slot" in " ".join(result.stdout.split())
+    text = pypdf.PdfReader(round_2 / "rounds/round-2/questionnaires/U2.pdf").pages[0]
+    assert "Your rating in round 1: no rating" in " ".join(text.extract_text().split())
 
 
 def test_preview_is_made_like_the_round(round_2: Path) -> None:

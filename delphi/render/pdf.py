@@ -25,6 +25,7 @@ from delphi.render.personalise import (
     NotPersonalisable,
     Placeholders,
     SharedLayout,
+    check_slots,
     placeholders,
     slot_values,
 )
@@ -145,6 +146,7 @@ class Renderer:
         import weasyprint
 
         html = self.html(context, placeholders(context, personals))
+        check_slots(html)
         document = weasyprint.HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
 
         def capture(document: Any, pdf: Any) -> None:

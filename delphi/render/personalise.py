@@ -92,6 +92,45 @@ def slot_values(context: Any, me: Any) -> dict[int, str]:
     return values
 
 
+def check_slots(html: str) -> None:
+    """Refuse HTML that prints a placeholder as text anywhere but as the whole text of a slot.
+
+    A value printed inline among other text would not keep its place when its length
+    changes, so such a template is laid out per panellist instead. Attributes (the code in
+    ``data-code`` for the page header, metadata, form field values) and the title are fine.
+    """
+    from html.parser import HTMLParser
+
+    class Slots(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.open: list[tuple[str, set[str]]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag not in VOID_ELEMENTS:
+                self.open.append((tag, set((dict(attrs).get("class") or "").split())))
+
+        def handle_endtag(self, tag: str) -> None:
+            while self.open and self.open.pop()[0] != tag:
+                pass
+
+        def handle_data(self, data: str) -> None:
+            if MARK not in data:
+                return
+            tag, classes = self.open[-1] if self.open else ("", set())
+            if tag == "title" or "slot-glyphs" in classes:
+                return
+            if "slot" not in classes or not PLACEHOLDER_RE.fullmatch(data.strip()):
+                raise NotPersonalisable(f"a panellist's value is printed outside a slot (the "
+                                        f"whole text of an element of class 'slot'), in <{tag}>")
+
+    Slots().feed(html)
+
+
+VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                 "source", "track", "wbr"}
+
+
 # ------------------------------------------------------------------------ the shared layout
 
 
