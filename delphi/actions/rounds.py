@@ -142,11 +142,10 @@ def new_round(study: Path | str = ".", round: int | None = None, keep: Collectio
     staging = folder.root / "rounds" / f".round-{round_no}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        on_start(len(personals))
         from delphi.render.pdf import render_all
 
         laid_out_each = render_all(folder.root, context, personals, staging / "questionnaires",
-                                   workers, on_done)
+                                   workers, on_start, on_done)
         if completing:
             backup = replace_folder(folder, target / "questionnaires",
                                     staging / "questionnaires", f"round-{round_no}-pdfs")

@@ -178,10 +178,12 @@ def new_round(
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console(stderr=True),
                   transient=True) as progress:
-        task = progress.add_task("Rendering questionnaires", total=None)
+        task = progress.add_task("Laying out the questionnaire", total=None)
         outcome = actions.new_round(
             study=study, round=round, keep=keep or [], drop=drop or [], force=force,
-            workers=workers, on_start=lambda total: progress.update(task, total=total),
+            workers=workers,
+            on_start=lambda total: progress.update(task, total=total,
+                                                   description="Writing questionnaires"),
             on_done=lambda code: progress.advance(task))
     plan = outcome.plan
     manifest = plan.manifest

@@ -206,12 +206,14 @@ def _render_one(me: Personal, out_dir: Path) -> str:
 
 def render_all(study_root: Path | None, context: QuestionnaireContext,
                personals: list[Personal], out_dir: Path, workers: int | None = None,
+               on_start: Callable[[int], None] = lambda total: None,
                on_done: Callable[[str], None] = lambda code: None) -> str | None:
     """Write ``out_dir/CODE.pdf`` for every panellist.
 
     The questionnaire is laid out once and each copy personalised from that layout. If the
     template does not allow it, every questionnaire is laid out on its own, on ``workers``
-    processes (default: the number of cores); the reason is returned.
+    processes (default: the number of cores); the reason is returned. ``on_start`` is called
+    when the first copy is about to be written, ``on_done`` after each.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     if not personals:
@@ -220,8 +222,10 @@ def render_all(study_root: Path | None, context: QuestionnaireContext,
     try:
         layout = renderer.shared_layout(context, personals)
     except NotPersonalisable as reason:
+        on_start(len(personals))
         _render_each(study_root, context, personals, out_dir, workers, on_done)
         return str(reason)
+    on_start(len(personals))
     for me in personals:
         write_bytes(out_dir / f"{me.code}.pdf", personalised(renderer, layout, context, me))
         on_done(me.code)
