@@ -115,7 +115,7 @@ def check_slots(html: str) -> None:
                 pass
 
         def handle_data(self, data: str) -> None:
-            if MARK not in data:
+            if not PLACEHOLDER_RE.search(data):
                 return
             tag, classes = self.open[-1] if self.open else ("", set())
             if tag == "title" or "slot-glyphs" in classes:
@@ -205,7 +205,8 @@ def _split_text(data: bytes, fonts: dict[bytes, _Font]) -> list[bytes | _Slot]:
             continue
         spans = list(PLACEHOLDER_RE.finditer(text))
         if sum(m.group(0).count(MARK) for m in spans) != text.count(MARK):
-            raise NotPersonalisable(f"a placeholder is split across text runs: {text!r}")
+            raise NotPersonalisable(f"a placeholder is split across text runs, or the "
+                                    f"questionnaire's own text has a {MARK}: {text!r}")
         base = op.start(2)
         for match in spans:
             first, last = chars[match.start()][0], chars[match.end() - 1][0]
