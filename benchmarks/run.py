@@ -175,8 +175,7 @@ def questionnaires() -> dict[str, float]:
     from delphi.store.study import Study
 
     study = Study(ROOT)
-    earlier = actions._earlier_results(study, 2)
-    context, personals = actions._context(study, study.manifest(2), earlier, [])
+    context, personals = actions.questionnaire_context(study, 2)
     renderer = Renderer(study.root)
     html = renderer.html(context, personals[0])
     raw = best(lambda: weasyprint.HTML(string=html).write_pdf(pdf_forms=True), 2)

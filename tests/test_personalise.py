@@ -48,9 +48,7 @@ def information(pdf: Path) -> tuple[dict[str, Any], dict[str, Any], str]:
 
 
 def personals(root: Path, round_no: int) -> dict[str, Personal]:
-    study = Study(root)
-    earlier = actions._earlier_results(study, round_no)
-    _, people = actions._context(study, study.manifest(round_no), earlier, [])
+    _, people = actions.questionnaire_context(Study(root), round_no)
     return {p.code: p for p in people}
 
 
@@ -96,9 +94,7 @@ def test_two_panellists_pdfs_differ_only_in_their_own_values(round_2: Path) -> N
 
 def test_a_copy_is_what_laying_it_out_alone_gives(round_2: Path) -> None:
     """Every piece of text at the same place as in the panellist's own layout."""
-    study = Study(round_2)
-    earlier = actions._earlier_results(study, 2)
-    context, people = actions._context(study, study.manifest(2), earlier, [])
+    context, people = actions.questionnaire_context(Study(round_2), 2)
     renderer = Renderer(round_2)
     copy = (round_2 / "rounds/round-2/questionnaires/E2.pdf").read_bytes()
     alone = renderer.pdf(context, next(p for p in people if p.code == "E2"))
@@ -161,9 +157,7 @@ def test_preview_is_made_like_the_round(round_2: Path) -> None:
 
 def test_a_value_the_layout_has_no_glyph_for(round_2: Path) -> None:
     """Values outside the characters the round was laid out with: that copy is laid out alone."""
-    study = Study(round_2)
-    earlier = actions._earlier_results(study, 2)
-    context, people = actions._context(study, study.manifest(2), earlier, [])
+    context, people = actions.questionnaire_context(Study(round_2), 2)
     renderer = Renderer(round_2)
     layout = renderer.shared_layout(context, people)
     with pytest.raises(NotPersonalisable, match="no glyph"):

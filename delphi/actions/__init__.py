@@ -20,12 +20,12 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors
         NewRound,
         Preview,
         Suggestions,
-        _context,
         _earlier_results,
         choose_new_round,
         missing_pdfs,
         new_round,
         preview,
+        questionnaire_context,
         suggestions,
     )
     from delphi.actions.tracking import status
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors
 _MODULES = {
     "analysis": ("Analysis", "compute_round", "analyse", "validate"),
     "rounds": ("NewRound", "choose_new_round", "missing_pdfs", "new_round", "Preview", "preview",
-               "Suggestions", "suggestions", "_earlier_results", "_context"),
+               "Suggestions", "suggestions", "questionnaire_context", "_earlier_results"),
     "intake": ("import_returns", "enter_return"),
     "tracking": ("status",),
     "mail": ("MailRun", "MailOutcome", "plan_mail", "run_mail"),
@@ -64,8 +64,8 @@ __all__ = [  # noqa: RUF022 - grouped by module, as _MODULES
     "new_round",
     "preview",
     "suggestions",
+    "questionnaire_context",
     "status",
-    "_context",
     "_earlier_results",
 ]
 

@@ -74,6 +74,15 @@ def _context(folder: Study, manifest: Manifest, earlier: list[RoundResult],
     return context, personals
 
 
+def questionnaire_context(folder: Study,
+                          round_no: int) -> tuple[QuestionnaireContext, list[Personal]]:
+    """The context of an existing round's questionnaire, as ``new-round`` built it."""
+    manifest = folder.manifest(round_no)
+    introduced = {item.id: item.introduced for _, item in folder.bank.items()}
+    added = [i for i in manifest.item_ids() if introduced.get(i) == round_no > 1]
+    return _context(folder, manifest, _earlier_results(folder, round_no), added)
+
+
 def choose_new_round(folder: Study, requested: int | None) -> int:
     """``--round`` if given, else the round after the latest analysed one (1 if none)."""
     if requested is not None:
@@ -176,10 +185,7 @@ def preview(study: Path | str = ".", code: str = "", round: int | None = None,
     matches = [c for c in manifest.invited if c.upper() == code.upper()]
     if not matches:
         raise RoundStateError(f"panellist code {code!r} was not invited to round {round}")
-    earlier = _earlier_results(folder, round)
-    introduced = {item.id: item.introduced for _, item in folder.bank.items()}
-    added = [i for i in manifest.item_ids() if introduced.get(i) == round > 1]
-    context, personals = _context(folder, manifest, earlier, added)
+    context, personals = questionnaire_context(folder, round)
     me = next(p for p in personals if p.code == matches[0])
     from delphi.render.pdf import Renderer, questionnaire
 
