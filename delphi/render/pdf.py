@@ -128,8 +128,8 @@ class Renderer:
         """The questionnaire as HTML."""
         return self.template.render(q=context, me=me)
 
-    def pdf(self, context: QuestionnaireContext, me: Any) -> bytes:
-        """The questionnaire laid out for ``me`` (a :class:`Personal`) as a fillable PDF."""
+    def pdf(self, context: QuestionnaireContext, me: Personal) -> bytes:
+        """The questionnaire laid out for ``me`` alone, as a fillable PDF."""
         import weasyprint
 
         document = weasyprint.HTML(string=self.html(context, me), base_url=self.base_url,

@@ -355,35 +355,34 @@ class SharedLayout:
                                     "laid-out pages")
 
         # Object streams for the objects that never change; numbers after weasyprint's.
-        self.xref: list[tuple[int, int, int]] = [(0, 0, 65535)] * len(objects)
-        self.size = len(objects)
+        # xref[number]: (type, field 2, field 3) of the cross-reference stream's entries.
+        xref: list[tuple[int, int, int]] = [(0, 0, 65535)] * len(objects)
         for start in range(0, len(packed), OBJECTS_PER_STREAM):
             chunk = packed[start:start + OBJECTS_PER_STREAM]
-            number = self.size
-            self.size += 1
+            number = len(xref)
+            xref.append((0, 0, 0))  # its own entry, set below with the offset
             offsets, position = [], 0
             for index, (member, data) in enumerate(chunk):
                 offsets.append(b"%d %d" % (member, position))
                 position += len(data) + 1
-                self.xref[member] = (2, number, index)
-            self.xref.append((0, 0, 0))  # its own entry, set when written
+                xref[member] = (2, number, index)
             index_line = b" ".join(offsets) + b"\n"
             body = _stream(b"<</Type/ObjStm/N %d/First %d" % (len(chunk), len(index_line)),
                            index_line + b"\n".join(data for _, data in chunk), ONCE_LEVEL)
             statics.append((number, b"%d 0 obj\n%s\nendobj\n" % (number, body)))
-        self.xref.append((0, 0, 0))  # the cross-reference stream itself
-        self.size += 1
+        xref.append((0, 0, 0))  # the cross-reference stream itself, set by each copy
+        self.size = len(xref)
 
         # Unchanging objects come first, so their offsets are the same in every copy: the
         # start of the file and of the cross-reference table are made once.
         prefix = [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"]
         position = len(prefix[0])
         for number, serialised in statics:
-            self.xref[number] = (1, position, 0)
+            xref[number] = (1, position, 0)
             prefix.append(serialised)
             position += len(serialised)
         self.prefix = b"".join(prefix)
-        self.table = bytearray(b"".join(_entry(*entry) for entry in self.xref))
+        self.table = bytearray(b"".join(_entry(*entry) for entry in xref))
 
     @staticmethod
     def _fonts(objects: list[Any], owner: Any, cache: dict[int, _Font]) -> dict[bytes, _Font]:
