@@ -175,32 +175,30 @@ class ReportData(_Frozen):
         ]
 
 
-def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Manifest],
-                 returns: Mapping[int, Sequence[PanelReturn]],
-                 results: Mapping[int, RoundResult], attributes: Sequence[str] = (),
-                 min_subgroup: int = 5, alpha: float = 0.05) -> ReportData:
-    """Everything the report shows; ``results`` must carry the side-by-side ``rules``."""
-    rounds = sorted(results)
-    last = rounds[-1]
-    status = round_status(settings, roster, manifests, returns, last)
+def _response(settings: Settings, roster: Roster, manifests: Mapping[int, Manifest],
+              returns: Mapping[int, Sequence[PanelReturn]],
+              rounds: Sequence[int]) -> list[RoundResponse]:
+    """Response per round, overall and per group."""
     response = []
     for r in rounds:
         s = round_status(settings, roster, manifests, returns, r)
         response.append(RoundResponse(round=r, overall=s.overall, groups=s.groups))
-    ordered = [results[r] for r in rounds]
-    reached = earlier_consensus(ordered)
+    return response
+
+
+def _totals(settings: Settings, ordered: Sequence[RoundResult],
+            reached: Sequence[EarlierConsensus]) -> Totals:
+    """How many rating items were asked and how many reached consensus, by band."""
     rating_ids = {i.id for r in ordered for i in r.items if i.kind == "rating"}
     by_band = {b.name: sum(1 for e in reached if e.band == b.name) for b in settings.bands}
-    totals = Totals(asked=len(rating_ids), reached=len(reached),
-                    share=len(reached) / len(rating_ids) if rating_ids else None,
-                    by_band=by_band)
+    return Totals(asked=len(rating_ids), reached=len(reached),
+                  share=len(reached) / len(rating_ids) if rating_ids else None,
+                  by_band=by_band)
 
-    last_seen: dict[str, ItemResult] = {}
-    for result in ordered:
-        for item in result.items:
-            last_seen[item.id] = item
-    round_of: dict[str, int] = {i.id: r.round for r in ordered for i in r.items}
 
+def _rankings(manifests: Mapping[int, Manifest],
+              ordered: Sequence[RoundResult]) -> list[RankingBlock]:
+    """Each ranking section's results from the last round it was asked in."""
     titles = {s.id: s.title for m in manifests.values() for s in m.sections}
     rankings: dict[str, RankingBlock] = {}
     for result in ordered:
@@ -216,7 +214,12 @@ def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Man
                                 mean=i.mean,
                                 groups={g: (s.median, s.mean, s.rank)
                                         for g, s in i.groups.items()}) for i in rows])
+    return list(rankings.values())
 
+
+def _group_consensus(settings: Settings,
+                     ordered: Sequence[RoundResult]) -> dict[str, list[GroupConsensus]]:
+    """Per group, the rating items that reached consensus within it, first round only."""
     group_consensus: dict[str, list[GroupConsensus]] = {g: [] for g in settings.group_ids}
     for g in settings.group_ids:
         seen: set[str] = set()
@@ -227,34 +230,50 @@ def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Man
                     seen.add(item.id)
                     group_consensus[g].append(GroupConsensus(
                         id=item.id, text=item.text, round=result.round, band=stats.consensus))
+    return group_consensus
 
-    never = [i for i in last_seen.values()
-             if i.kind == "rating" and i.id not in {e.id for e in reached} and i.n]
-    low = [LowConsensus(id=i.id, text=i.text, round=round_of[i.id], bands=dict(i.bands))
-           for i in never]
+
+def _last_seen(ordered: Sequence[RoundResult]) -> dict[str, tuple[int, ItemResult]]:
+    """Each item's result in the last round that asked it, with that round."""
+    return {item.id: (result.round, item) for result in ordered for item in result.items}
+
+
+def _without_consensus(last_seen: Mapping[str, tuple[int, ItemResult]],
+                       reached: Sequence[EarlierConsensus]
+                       ) -> tuple[LowConsensus | None, list[LowConsensus]]:
+    """The item with the lowest consensus, and those under 50 % in every band."""
+    done = {e.id for e in reached}
+    low = [LowConsensus(id=i.id, text=i.text, round=r, bands=dict(i.bands))
+           for r, i in last_seen.values() if i.kind == "rating" and i.id not in done and i.n]
     lowest = min(low, key=lambda x: max(v or 0 for v in x.bands.values()), default=None)
-    under_half = [x for x in low if all((v or 0) < 0.5 for v in x.bands.values())]
+    return lowest, [x for x in low if all((v or 0) < 0.5 for v in x.bands.values())]
 
-    divergent = [Divergence(id=i.id, text=i.text, round=r.round,
-                            medians={g: s.median for g, s in i.groups.items()})
-                 for r in ordered for i in r.items if i.divergent]
 
-    rules = {name: len({i.id for r in ordered for i in r.items
-                        if i.kind == "rating" and (i.rules or {}).get(name)})
-             for name in RULES}
+def _rules(ordered: Sequence[RoundResult]) -> dict[str, int]:
+    """How many rating items reached consensus in any round under each rule."""
+    return {name: len({i.id for r in ordered for i in r.items
+                       if i.kind == "rating" and (i.rules or {}).get(name)})
+            for name in RULES}
 
-    people = roster.panellists
+
+def _subgroups(settings: Settings, roster: Roster,
+               returns: Mapping[int, Sequence[PanelReturn]],
+               last_seen: Mapping[str, tuple[int, ItemResult]], attributes: Sequence[str],
+               min_subgroup: int) -> list[Finding]:
+    """Subgroup differences on each rating item's last round."""
     tests = []
-    for item in last_seen.values():
+    for r, item in last_seen.values():
         if item.kind != "rating":
             continue
-        r = round_of[item.id]
         ratings = {ret.code: v for ret in returns.get(r, [])
                    if (v := ret.ratings.get(item.id)) is not None}
         tests.append((item.id, item.text, r, ratings))
-    findings = subgroup_findings(tests, people, attributes, settings.bands, min_subgroup)
-    notable = [sentence(f) for f in findings if f.q < alpha]
+    return subgroup_findings(tests, roster.panellists, attributes, settings.bands, min_subgroup)
 
+
+def _changes(manifests: Mapping[int, Manifest], rounds: Sequence[int]
+             ) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """Per round from round 2 on, the items added and the items reworded."""
     added = {r: [i for i in manifests[r].item_ids()
                  if all(i not in manifests[p].item_ids() for p in manifests if p < r)]
              for r in rounds if r > 1}
@@ -264,9 +283,32 @@ def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Man
             before = {i.id: i.text for i in manifests[r - 1].items}
             reworded[r] = [i.id for i in manifests[r].items
                            if i.id in before and before[i.id] != i.text]
+    return added, reworded
+
+
+def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Manifest],
+                 returns: Mapping[int, Sequence[PanelReturn]],
+                 results: Mapping[int, RoundResult], attributes: Sequence[str] = (),
+                 min_subgroup: int = 5, alpha: float = 0.05) -> ReportData:
+    """Everything the report shows; ``results`` must carry the side-by-side ``rules``."""
+    rounds = sorted(results)
+    ordered = [results[r] for r in rounds]
+    reached = earlier_consensus(ordered)
+    last_seen = _last_seen(ordered)
+    lowest, under_half = _without_consensus(last_seen, reached)
+    findings = _subgroups(settings, roster, returns, last_seen, attributes, min_subgroup)
+    added, reworded = _changes(manifests, rounds)
     return ReportData(
-        study=settings.title, rounds=rounds, settings=settings, response=response,
-        flow=status.attrition, consensus=reached, totals=totals,
-        rankings=list(rankings.values()), group_consensus=group_consensus, lowest=lowest,
-        under_half=under_half, divergent=divergent, rules=rules, subgroups=findings,
-        notable=notable, items_added=added, items_reworded=reworded)
+        study=settings.title, rounds=rounds, settings=settings,
+        response=_response(settings, roster, manifests, returns, rounds),
+        flow=round_status(settings, roster, manifests, returns, rounds[-1]).attrition,
+        consensus=reached, totals=_totals(settings, ordered, reached),
+        rankings=_rankings(manifests, ordered),
+        group_consensus=_group_consensus(settings, ordered), lowest=lowest,
+        under_half=under_half,
+        divergent=[Divergence(id=i.id, text=i.text, round=r.round,
+                              medians={g: s.median for g, s in i.groups.items()})
+                   for r in ordered for i in r.items if i.divergent],
+        rules=_rules(ordered), subgroups=findings,
+        notable=[sentence(f) for f in findings if f.q < alpha],
+        items_added=added, items_reworded=reworded)
