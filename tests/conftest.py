@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,3 +137,16 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
         return Result(result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+# Weasyprint logs this, once per font, where the system library HarfBuzz-Subset
+# (libharfbuzz-subset0 on Debian/Ubuntu) is absent; the fonts are then subset by fontTools, a
+# dependency of weasyprint, and the PDF is the same. It is the one weasyprint warning a test
+# may see: any other (a missing glyph, a resource it failed or refused to fetch) is a fault.
+HARFBUZZ_SUBSET_NOTICE = "Using fontTools instead of HarfBuzz-Subset"
+
+
+def weasyprint_warnings(records: list[logging.LogRecord]) -> list[str]:
+    """Weasyprint's log messages, except the known font-subsetting notice."""
+    return [r.getMessage() for r in records if r.name.startswith("weasyprint")
+            and not r.getMessage().startswith(HARFBUZZ_SUBSET_NOTICE)]
