@@ -10,7 +10,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from delphi.render.fields import rating_field
+from delphi.core.fields import rating_field
 from delphi.store.study import Study
 from tests.conftest import STUDY_YAML, Result, build_tree, tree_digest, write_manifest
 

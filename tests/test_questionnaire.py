@@ -12,9 +12,9 @@ import pypdf
 import pytest
 
 from delphi import actions
+from delphi.core.fields import decode_id, encode_id, rating_field
 from delphi.core.stats import round_half_up
 from delphi.render import context as ctx_models
-from delphi.render.fields import decode_id, encode_id, rating_field
 from delphi.render.pdf import PACKAGE_DIR, TEMPLATE, _confined_fetcher
 from delphi.store.study import Study
 from tests.conftest import ROOT, Result

@@ -14,9 +14,9 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict
 
 from delphi.core.feedback import EarlierConsensus, ItemFeedback, RankingFeedback
+from delphi.core.fields import comment_field, encode_id, rating_field
 from delphi.core.models import Manifest, Settings
 from delphi.render.charts import band_chart
-from delphi.render.fields import comment_field, encode_id, rating_field
 
 
 class _Context(BaseModel):

@@ -19,8 +19,8 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 
 from delphi.core.feedback import fmt, pct
+from delphi.core.fields import READ_ONLY_FIELDS
 from delphi.render.context import Personal, QuestionnaireContext
-from delphi.render.fields import READ_ONLY_FIELDS
 from delphi.render.personalise import (
     NotPersonalisable,
     Placeholders,

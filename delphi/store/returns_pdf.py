@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from delphi.errors import Problem
-from delphi.render.fields import (
+from delphi.core.fields import (
     CODE_FIELD,
     COMMENT_PREFIX,
     META_CODE,
@@ -25,6 +24,7 @@ from delphi.render.fields import (
     SUGGESTIONS_FIELD,
     decode_id,
 )
+from delphi.errors import Problem
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Names of the PDF form fields of a questionnaire: a contract between rendering and import.
+"""Names of the PDF form fields of a questionnaire: the contract between rendering and import.
 
 A ``.`` separates the levels of a PDF field name (``a.b`` is field ``b`` inside ``a``), so an
 item id such as ``1.10`` cannot be used as it is. Item ids never contain ``~`` (see the item
