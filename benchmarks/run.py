@@ -172,7 +172,7 @@ def questionnaires() -> dict[str, float]:
 
     from delphi import actions
     from delphi.render.pdf import Renderer, personalised, render_all
-    from delphi.store.study import Study
+    from delphi.store.study import Study, write_bytes
 
     study = Study(ROOT)
     context, personals = actions.questionnaire_context(study, 2)
@@ -180,7 +180,10 @@ def questionnaires() -> dict[str, float]:
     html = renderer.html(context, personals[0])
     raw = best(lambda: weasyprint.HTML(string=html).write_pdf(pdf_forms=True), 2)
     with tempfile.TemporaryDirectory() as out:
-        round_pdfs = best(lambda: render_all(study.root, context, personals, Path(out)), 2)
+        def save(code: str, pdf: bytes) -> None:
+            write_bytes(Path(out) / f"{code}.pdf", pdf)
+
+        round_pdfs = best(lambda: render_all(study.root, context, personals, save), 2)
     layout = renderer.shared_layout(context, personals)
     copies = best(lambda: [personalised(renderer, layout, context, me) for me in personals])
     alone = best(lambda: renderer.pdf(context, personals[1]), 2)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the real names, for type checkers and editors
     from delphi.actions.analysis import Analysis, analyse, compute_round, validate
-    from delphi.actions.intake import enter_return, import_returns
+    from delphi.actions.intake import EntryForm, enter_return, entry_form, import_returns
     from delphi.actions.mail import MailOutcome, MailRun, plan_mail, run_mail
     from delphi.actions.reporting import DEFAULT_REPORT_FORMATS, REPORT_FORMATS, Report, report
     from delphi.actions.rounds import (
@@ -34,7 +34,7 @@ _MODULES = {
     "analysis": ("Analysis", "compute_round", "analyse", "validate"),
     "rounds": ("NewRound", "choose_new_round", "missing_pdfs", "new_round", "Preview", "preview",
                "Suggestions", "suggestions", "questionnaire_context", "_earlier_results"),
-    "intake": ("import_returns", "enter_return"),
+    "intake": ("import_returns", "EntryForm", "entry_form", "enter_return"),
     "tracking": ("status",),
     "mail": ("MailRun", "MailOutcome", "plan_mail", "run_mail"),
     "reporting": ("REPORT_FORMATS", "DEFAULT_REPORT_FORMATS", "Report", "report"),
@@ -46,6 +46,8 @@ __all__ = [  # noqa: RUF022 - grouped by module, as _MODULES
     "analyse",
     "compute_round",
     "validate",
+    "EntryForm",
+    "entry_form",
     "enter_return",
     "import_returns",
     "MailOutcome",

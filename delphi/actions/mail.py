@@ -19,10 +19,7 @@ from delphi.core.mailing import (
 from delphi.errors import DelphiError, Problem, RoundStateError
 from delphi.store.intake import sha256
 from delphi.store.maillog import MailLog
-from delphi.store.study import (
-    Study,
-    atomic_write,
-)
+from delphi.store.study import Study, atomic_write, write_bytes
 
 
 @dataclass(frozen=True)
@@ -48,7 +45,7 @@ class MailOutcome:
 
 
 def _mail_log(folder: Study, round_no: int) -> MailLog:
-    path = folder.round_dir(round_no) / "mail-log.jsonl"
+    path = folder.mail_log_path(round_no)
     return MailLog(path, folder.display(path))
 
 
@@ -73,9 +70,8 @@ def plan_mail(study: Path | str, kind: Kind, round: int | None = None,
             panel, entries, returned, now or datetime.now().astimezone(),
             max_reminders=mail.max_reminders if mail else 2,
             gap=timedelta(days=mail.reminder_gap_days if mail else 3))
-    pdfs = folder.round_dir(round_no) / "questionnaires"
     needed = mailing.recipients + (mailing.by_post if kind == "questionnaire" else [])
-    missing = [p.code for p in needed if not (pdfs / f"{p.code}.pdf").is_file()]
+    missing = [p.code for p in needed if not folder.questionnaire_pdf(round_no, p.code).is_file()]
     mail = folder.settings.mail
     return MailRun(folder, round_no, mailing, missing, mail.rate if mail else None)
 
@@ -97,7 +93,7 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
     if run.missing_pdfs:
         raise RoundStateError(f"no questionnaire PDF for {', '.join(run.missing_pdfs[:5])}"
                               f"{' ...' if len(run.missing_pdfs) > 5 else ''} in "
-                              f"{folder.display(folder.round_dir(round_no) / 'questionnaires')}; "
+                              f"{folder.display(folder.questionnaires_dir(round_no))}; "
                               "write them with 'delphi new-round' (or 'delphi new-round --round "
                               f"{round_no} --force' to rebuild the round)")
     settings = folder.settings
@@ -107,21 +103,20 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
                                   file="study.yaml"))
     clock = now or (lambda: datetime.now().astimezone())
     sender = settings.mail.sender if settings.mail else "Delphi study <delphi@example.invalid>"
-    pdfs = folder.round_dir(round_no) / "questionnaires"
     env = mail_environment(folder.root)
     log = _mail_log(folder, round_no)
     entries = log.entries()
     template = "questionnaire.txt.j2" if mailing.kind == "questionnaire" else "reminder.txt.j2"
     outcome = MailOutcome(sent=[], failed={})
     interval = 60.0 / rate if rate else 0.0
-    outbox = folder.round_dir(round_no) / "outbox"
+    outbox = folder.outbox_dir(round_no)
     if dry_run:
         outcome.outbox = outbox
     with Mailer(settings.mail) if settings.mail and not dry_run else _NoMailer() as mailer:
         for position, p in enumerate(mailing.recipients):
             if position and interval:
                 sleep(interval)
-            pdf = pdfs / f"{p.code}.pdf"
+            pdf = folder.questionnaire_pdf(round_no, p.code)
             number = reminder_number(entries, p.code)
             message = build_message(
                 env, template, sender, p, pdf,
@@ -151,12 +146,13 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
     if mailing.kind == "questionnaire" and mailing.by_post:
         from delphi.render.bundle import postal_bundle
 
-        bundle = folder.round_dir(round_no) / "post" / f"round-{round_no}-postal-bundle.pdf"
-        bundle.parent.mkdir(parents=True, exist_ok=True)
-        outcome.bundle = bundle
-        outcome.bundle_pages = postal_bundle(
-            folder.root, mailing.by_post, pdfs, bundle, study=settings.title, round=round_no,
-            sender=sender, deadline=deadline, date=clock().strftime("%d %B %Y"))
+        made = postal_bundle(
+            folder.root, [(p, folder.questionnaire_pdf(round_no, p.code)) for p in mailing.by_post],
+            study=settings.title, round=round_no, sender=sender, deadline=deadline,
+            date=clock().strftime("%d %B %Y"))
+        outcome.bundle = folder.postal_bundle_path(round_no)
+        write_bytes(outcome.bundle, made.pdf)
+        outcome.bundle_pages = made.pages
     return outcome
 
 

@@ -33,7 +33,7 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
            min_subgroup: int = 5) -> Report:
     """The study's report over all rounds, in the formats asked for."""
     from delphi.render import report as render_report
-    from delphi.store.exports import ratings_csv, report_json, spss, workbook
+    from delphi.render.exports import ratings_csv, report_json, spss, workbook
 
     unknown = [f for f in formats if f not in REPORT_FORMATS]
     if unknown:
@@ -52,7 +52,7 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
     results = {r: compute_round(folder, r, RULES) for r in rounds}
     data = build_report(folder.settings, folder.roster, manifests, returns, results,
                         attributes=by, min_subgroup=min_subgroup)
-    out = output or folder.root / "report"
+    out = output or folder.report_dir
     out.mkdir(parents=True, exist_ok=True)
     texts: dict[Path, str] = {}
     html_text = render_report.html(folder.root, data, results)
@@ -67,11 +67,11 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
     written = list(texts)
     atomic_write(texts)
     if "xlsx" in formats:
-        workbook(out / "report.xlsx", data, results, returns, folder.roster)
+        write_bytes(out / "report.xlsx", workbook(data, results, returns, folder.roster))
         written.append(out / "report.xlsx")
     if "sav" in formats:
-        spss(out / "report.sav", manifests, returns, folder.roster,
-             {g.id: g.label for g in folder.settings.groups})
+        write_bytes(out / "report.sav", spss(manifests, returns, folder.roster,
+                                             {g.id: g.label for g in folder.settings.groups}))
         written.append(out / "report.sav")
     if "pdf" in formats:
         write_bytes(out / "report.pdf", render_report.pdf(folder.root, html_text))

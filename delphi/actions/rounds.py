@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from delphi.core.rounds import RoundPlan, plan_round
 from delphi.errors import RoundStateError
 from delphi.render.context import Personal, QuestionnaireContext, build_context
 from delphi.store.study import (
+    MANIFEST_FILE,
+    QUESTIONNAIRES,
     Study,
     atomic_write,
     manifest_text,
@@ -102,8 +103,8 @@ def choose_new_round(folder: Study, requested: int | None) -> int:
 
 def missing_pdfs(folder: Study, round_no: int) -> list[str]:
     """Invited codes of a round whose questionnaire PDF is not there."""
-    pdfs = folder.round_dir(round_no) / "questionnaires"
-    return [c for c in folder.manifest(round_no).invited if not (pdfs / f"{c}.pdf").is_file()]
+    return [c for c in folder.manifest(round_no).invited
+            if not folder.questionnaire_pdf(round_no, c).is_file()]
 
 
 def new_round(study: Path | str = ".", round: int | None = None, keep: Collection[str] = (),
@@ -148,19 +149,25 @@ def new_round(study: Path | str = ".", round: int | None = None, keep: Collectio
             "rebuild the round (a dated backup is kept)")
     context, personals = _context(folder, plan.manifest, earlier, plan.added)
 
-    staging = folder.root / "rounds" / f".round-{round_no}.staging-{os.getpid()}"
+    staging = folder.staging_dir(round_no)
     shutil.rmtree(staging, ignore_errors=True)
     try:
         from delphi.render.pdf import render_all
 
-        laid_out_each = render_all(folder.root, context, personals, staging / "questionnaires",
-                                   workers, on_start, on_done)
+        pdfs = staging / QUESTIONNAIRES
+        pdfs.mkdir(parents=True)
+
+        def save(code: str, pdf: bytes) -> None:
+            write_bytes(pdfs / f"{code}.pdf", pdf)
+            on_done(code)
+
+        laid_out_each = render_all(folder.root, context, personals, save, workers, on_start)
         if completing:
-            backup = replace_folder(folder, target / "questionnaires",
-                                    staging / "questionnaires", f"round-{round_no}-pdfs")
+            backup = replace_folder(folder, folder.questionnaires_dir(round_no), pdfs,
+                                    f"round-{round_no}-pdfs")
             shutil.rmtree(staging, ignore_errors=True)
         else:
-            atomic_write({staging / "questionnaire.yaml": manifest_text(plan.manifest)})
+            atomic_write({staging / MANIFEST_FILE: manifest_text(plan.manifest)})
             backup = replace_round(folder, round_no, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -190,7 +197,7 @@ def preview(study: Path | str = ".", code: str = "", round: int | None = None,
     from delphi.render.pdf import Renderer, questionnaire
 
     renderer = Renderer(folder.root)
-    out = output or folder.round_dir(round) / "preview"
+    out = output or folder.preview_dir(round)
     out.mkdir(parents=True, exist_ok=True)
     html, pdf = out / f"{me.code}.html", out / f"{me.code}.pdf"
     atomic_write({html: renderer.html(context, me)})
@@ -213,7 +220,7 @@ class Suggestions:
 
 def suggestions(study: Path | str = ".", round: int | None = None) -> Suggestions:
     """Collect a round's suggestions and comments into a review file (Markdown and CSV)."""
-    from delphi.store.review import review_csv, review_markdown
+    from delphi.render.review import review_csv, review_markdown
 
     folder = Study(study).validated()
     round_no = folder.round_to_analyse(round)
@@ -222,8 +229,7 @@ def suggestions(study: Path | str = ".", round: int | None = None) -> Suggestion
     group_of = {p.code: p.group for p in folder.roster.panellists}
     md = review_markdown(folder.settings, manifest, returns, group_of)
     csv_text = review_csv(manifest, returns, group_of)
-    base = folder.round_dir(round_no)
-    paths = [base / "suggestions.md", base / "suggestions.csv"]
+    paths = list(folder.suggestions_paths(round_no))
     atomic_write(dict(zip(paths, [md, csv_text], strict=True)))
     return Suggestions(round_no, sum(1 for r in returns if r.suggestions),
                        sum(len(r.comments) for r in returns), paths)

@@ -9,9 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from delphi import actions
+from delphi.actions.intake import EntryForm
 from delphi.core.models import PanelReturn
-from delphi.errors import DelphiError, RoundStateError
-from delphi.store.study import Study
 
 BACK, QUIT = "b", "q"
 
@@ -19,28 +18,36 @@ BACK, QUIT = "b", "q"
 def enter_interactively(study: Path, code: str, round: int | None, replace: bool,
                         out: Console) -> None:
     """Ask for each item's rating, show a summary, save on confirmation."""
-    folder = Study(study)
-    settings = folder.settings
-    round_no = folder.latest_round(round)
-    manifest = folder.manifest(round_no)
-    matches = [c for c in manifest.invited if c.upper() == code.strip().upper()]
-    if not matches:
-        raise RoundStateError(f"panellist code {code!r} was not invited to round {round_no}")
-    code = matches[0]
-    earlier = next((r for r in folder.returns(round_no) if r.code == code), None)
-    if earlier is not None and not replace:
-        raise DelphiError(f"{code} already has a return for round {round_no} (from "
-                          f"{earlier.source}); use --replace to type in a new one")
-    lo, hi = settings.scale.min, settings.scale.max
-    out.print(f"[bold]Round {round_no}, panellist {code}[/bold]: {len(manifest.items)} items. "
-              f"Type a rating {lo}-{hi}; Enter for no answer; {BACK} to go back; {QUIT} to "
-              "stop without saving.")
+    form = actions.entry_form(study, code, round, replace)
+    lo, hi = form.settings.scale.min, form.settings.scale.max
+    out.print(f"[bold]Round {form.round}, panellist {form.code}[/bold]: "
+              f"{len(form.manifest.items)} items. Type a rating {lo}-{hi}; Enter for no answer; "
+              f"{BACK} to go back; {QUIT} to stop without saving.")
+    ratings = _ask_ratings(form, out)
+    comments = _ask_comments(form, out)
+    suggestions = typer.prompt("Suggestions (Enter for none)", default="",
+                               show_default=False).strip() or None
+    _show_summary(form, ratings, comments, suggestions, out)
+    if not typer.confirm("Save this return?", default=False):
+        out.print("Nothing was saved.")
+        raise typer.Exit(0)
+    entered = PanelReturn(code=form.code, ratings=ratings, comments=comments,
+                          suggestions=suggestions)
+    report = actions.enter_return(form.study, form.round, entered, replace=form.replace)
+    verb = "replaced" if report.replaced else "saved"
+    out.print(f"Return of {form.code} for round {form.round} {verb}.")
+
+
+def _ask_ratings(form: EntryForm, out: Console) -> dict[str, int | None]:
+    """Each item's rating in turn; ``b`` goes back one item, ``q`` stops without saving."""
+    items = form.manifest.items
+    lo, hi = form.settings.scale.min, form.settings.scale.max
     ratings: dict[str, int | None] = {}
     index = 0
-    while index < len(manifest.items):
-        item = manifest.items[index]
+    while index < len(items):
+        item = items[index]
         current = ratings.get(item.id)
-        out.print(f"\n[dim][{index + 1}/{len(manifest.items)}][/dim] [bold]{item.id}[/bold] "
+        out.print(f"\n[dim][{index + 1}/{len(items)}][/dim] [bold]{item.id}[/bold] "
                   f"{item.text}", highlight=False)
         raw = typer.prompt("  rating", default="" if current is None else str(current),
                            show_default=current is not None).strip().lower()
@@ -59,37 +66,37 @@ def enter_interactively(study: Path, code: str, round: int | None, replace: bool
                       "or press Enter for no answer[/red]")
             continue
         index += 1
+    return ratings
 
+
+def _ask_comments(form: EntryForm, out: Console) -> dict[str, str]:
+    """Comments on items, by item id, until an empty answer."""
     comments: dict[str, str] = {}
-    ids = set(manifest.item_ids())
+    ids = set(form.manifest.item_ids())
     while True:
         target = typer.prompt("\nComment on an item? Its id, or Enter to go on", default="",
                               show_default=False).strip()
         if not target:
-            break
+            return comments
         if target not in ids:
-            out.print(f"  [red]{target!r} is not an item of round {round_no}[/red]")
+            out.print(f"  [red]{target!r} is not an item of round {form.round}[/red]")
             continue
         comments[target] = typer.prompt(f"  comment on {target}").strip()
-    suggestions = typer.prompt("Suggestions (Enter for none)", default="",
-                               show_default=False).strip() or None
 
-    summary = Table(title=f"{code}, round {round_no}", title_justify="left", show_edge=False)
+
+def _show_summary(form: EntryForm, ratings: dict[str, int | None], comments: dict[str, str],
+                  suggestions: str | None, out: Console) -> None:
+    """The return as typed in, item by item, for the coordinator to confirm."""
+    summary = Table(title=f"{form.code}, round {form.round}", title_justify="left",
+                    show_edge=False)
     summary.add_column("Item")
     summary.add_column("Rating", justify="right")
     summary.add_column("Comment")
-    for item in manifest.items:
+    for item in form.manifest.items:
         value = ratings.get(item.id)
         summary.add_row(item.id, "–" if value is None else str(value),
                         comments.get(item.id, ""))
     out.print(summary)
     answered = sum(1 for v in ratings.values() if v is not None)
-    out.print(f"{answered} of {len(manifest.items)} items rated"
+    out.print(f"{answered} of {len(form.manifest.items)} items rated"
               + (f"; suggestions: {suggestions}" if suggestions else ""), markup=False)
-    if not typer.confirm("Save this return?", default=False):
-        out.print("Nothing was saved.")
-        raise typer.Exit(0)
-    entered = PanelReturn(code=code, ratings=ratings, comments=comments, suggestions=suggestions)
-    report = actions.enter_return(study, round_no, entered, replace=replace)
-    verb = "replaced" if report.replaced else "saved"
-    out.print(f"Return of {code} for round {round_no} {verb}.")

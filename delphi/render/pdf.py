@@ -29,7 +29,6 @@ from delphi.render.personalise import (
     placeholders,
     slot_values,
 )
-from delphi.store.study import write_bytes
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE = "questionnaire.html.j2"
@@ -189,6 +188,8 @@ def questionnaire(renderer: Renderer, context: QuestionnaireContext, me: Persona
 
 _worker: tuple[Renderer, QuestionnaireContext] | None = None
 
+Save = Callable[[str, bytes], None]
+
 
 def _init_worker(study_root: Path | None, context: QuestionnaireContext) -> None:
     global _worker
@@ -197,25 +198,22 @@ def _init_worker(study_root: Path | None, context: QuestionnaireContext) -> None
     _worker = (Renderer(study_root), context)
 
 
-def _render_one(me: Personal, out_dir: Path) -> str:
+def _render_one(me: Personal) -> tuple[str, bytes]:
     assert _worker is not None
     renderer, context = _worker
-    write_bytes(out_dir / f"{me.code}.pdf", renderer.pdf(context, me))
-    return me.code
+    return me.code, renderer.pdf(context, me)
 
 
 def render_all(study_root: Path | None, context: QuestionnaireContext,
-               personals: list[Personal], out_dir: Path, workers: int | None = None,
-               on_start: Callable[[int], None] = lambda total: None,
-               on_done: Callable[[str], None] = lambda code: None) -> str | None:
-    """Write ``out_dir/CODE.pdf`` for every panellist.
+               personals: list[Personal], save: Save, workers: int | None = None,
+               on_start: Callable[[int], None] = lambda total: None) -> str | None:
+    """Every panellist's questionnaire PDF, handed to ``save(code, pdf)`` as it is made.
 
     The questionnaire is laid out once and each copy personalised from that layout. If the
     template does not allow it, every questionnaire is laid out on its own, on ``workers``
     processes (default: the number of cores); the reason is returned. ``on_start`` is called
-    when the first copy is about to be written, ``on_done`` after each.
+    when the first copy is about to be made.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
     if not personals:
         return None
     renderer = Renderer(study_root)
@@ -223,27 +221,25 @@ def render_all(study_root: Path | None, context: QuestionnaireContext,
         layout = renderer.shared_layout(context, personals)
     except NotPersonalisable as reason:
         on_start(len(personals))
-        _render_each(study_root, context, personals, out_dir, workers, on_done)
+        _render_each(study_root, context, personals, save, workers)
         return str(reason)
     on_start(len(personals))
     for me in personals:
-        write_bytes(out_dir / f"{me.code}.pdf", personalised(renderer, layout, context, me))
-        on_done(me.code)
+        save(me.code, personalised(renderer, layout, context, me))
     return None
 
 
 def _render_each(study_root: Path | None, context: QuestionnaireContext,
-                 personals: list[Personal], out_dir: Path, workers: int | None,
-                 on_done: Callable[[str], None]) -> None:
+                 personals: list[Personal], save: Save, workers: int | None) -> None:
     """Lay out every panellist's questionnaire on its own, on ``workers`` processes."""
     workers = min(workers or os.cpu_count() or 1, max(len(personals), 1))
     if workers <= 1:
         _init_worker(study_root, context)
         for me in personals:
-            on_done(_render_one(me, out_dir))
+            save(*_render_one(me))
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_init_worker, initargs=(study_root, context)) as pool:
-        futures = [pool.submit(_render_one, me, out_dir) for me in personals]
+        futures = [pool.submit(_render_one, me) for me in personals]
         for future in as_completed(futures):
-            on_done(future.result())
+            save(*future.result())

@@ -30,8 +30,6 @@ from delphi.errors import Problem, StudyInvalid
 from delphi.store.returns_csv import ReturnsReader, returns_csv_text
 from delphi.store.study import Study, atomic_write, write_bytes
 
-CANONICAL = "returns.csv"
-LOG = "import-log.jsonl"
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".pdf": "pdf"}
 
 
@@ -53,7 +51,7 @@ def sha256(data: bytes) -> str:
 
 def read_log(study: Study, round_no: int) -> list[dict[str, Any]]:
     """The round's import log, oldest first."""
-    path = study.returns_dir(round_no) / LOG
+    path = study.import_log_path(round_no)
     if not path.is_file():
         return []
     entries = []
@@ -70,7 +68,7 @@ def read_log(study: Study, round_no: int) -> list[dict[str, Any]]:
 
 def append_log(study: Study, round_no: int, entries: Sequence[dict[str, Any]]) -> None:
     """Append entries to the round's import log, flushed to disk."""
-    path = study.returns_dir(round_no) / LOG
+    path = study.import_log_path(round_no)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as handle:
         for entry in entries:
@@ -186,8 +184,8 @@ def _store(study: Study, manifest: Manifest, incoming: list[PanelReturn],
            now: datetime, source: str | None = None) -> ImportReport:
     """Merge checked returns into the canonical store; refuse conflicts; log and keep sources."""
     round_no = manifest.round
-    folder = study.returns_dir(round_no)
-    canonical_display = study.display(folder / CANONICAL)
+    canonical = study.canonical_returns_path(round_no)
+    canonical_display = study.display(canonical)
     existing = {r.code: r for r in study.returns(round_no)}
     problems: list[Problem] = []
     replaced: dict[str, PanelReturn] = {}
@@ -221,11 +219,12 @@ def _store(study: Study, manifest: Manifest, incoming: list[PanelReturn],
             if (r.source or "").startswith(canonical_display + ":") and r.code not in replaced]
     order = {c: i for i, c in enumerate(manifest.invited)}
     merged = sorted(kept + added, key=lambda r: order[r.code])
-    texts = {folder / CANONICAL: returns_csv_text(manifest, merged)}
+    texts = {canonical: returns_csv_text(manifest, merged)}
     for code, old in replaced.items():
-        texts[folder / "history" / f"{stamp}-{code}.csv"] = returns_csv_text(manifest, [old])
+        texts[study.history_dir(round_no) / f"{stamp}-{code}.csv"] = returns_csv_text(manifest,
+                                                                                      [old])
     for display, digest, data in files:
-        _write_source(folder / "sources" / f"{digest[:12]}-{Path(display).name}", data)
+        _write_source(study.sources_dir(round_no) / f"{digest[:12]}-{Path(display).name}", data)
     atomic_write(texts)
     report.added = [r.code for r in added if r.code not in replaced]
     report.replaced = sorted(replaced, key=lambda c: order[c])

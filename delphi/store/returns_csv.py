@@ -17,6 +17,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from delphi.core.cells import inert, revived
 from delphi.core.models import Manifest, PanelReturn, Scale
 from delphi.errors import Problem
 
@@ -304,23 +305,6 @@ def _column_letter(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         name = chr(65 + rest) + name
     return name
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def inert(text: str) -> str:
-    """Free text for a CSV cell that spreadsheets will not run as a formula.
-
-    A leading ``=``, ``+``, ``-``, ``@`` (or an apostrophe, so the mapping can be undone) gets
-    an apostrophe in front; :func:`revived` takes it off again when the file is read.
-    """
-    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
-
-
-def revived(text: str) -> str:
-    """The free text behind :func:`inert`."""
-    return text[1:] if text.startswith("'") else text
 
 
 def returns_csv_text(manifest: Manifest, returns: Iterable[PanelReturn]) -> str:

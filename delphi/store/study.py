@@ -33,6 +33,8 @@ from delphi.store.returns_csv import ReturnsReader
 from delphi.store.yamlfile import dump_yaml, line_of, load_model
 
 SETTINGS_FILE = "study.yaml"
+MANIFEST_FILE = "questionnaire.yaml"
+QUESTIONNAIRES = "questionnaires"
 ROUND_DIR = re.compile(r"^round-([1-9][0-9]*)$")
 
 T = TypeVar("T")
@@ -96,21 +98,89 @@ class Study:
         except ValueError:
             return str(path)
 
+    @property
+    def rounds_dir(self) -> Path:
+        """``rounds``: one folder per round, and the backups of replaced rounds."""
+        return self.root / "rounds"
+
+    @property
+    def backups_dir(self) -> Path:
+        """``rounds/.backups``: rounds (or their PDFs) replaced by ``new-round --force``."""
+        return self.rounds_dir / ".backups"
+
+    @property
+    def report_dir(self) -> Path:
+        """``report``: where ``delphi report`` writes unless told otherwise."""
+        return self.root / "report"
+
     def round_dir(self, round_no: int) -> Path:
         """``rounds/round-N``."""
-        return self.root / "rounds" / f"round-{round_no}"
+        return self.rounds_dir / f"round-{round_no}"
+
+    def staging_dir(self, round_no: int) -> Path:
+        """``rounds/.round-N.staging-PID``: a round being built, moved into place when whole."""
+        return self.rounds_dir / f".round-{round_no}.staging-{os.getpid()}"
 
     def manifest_path(self, round_no: int) -> Path:
         """``rounds/round-N/questionnaire.yaml``."""
-        return self.round_dir(round_no) / "questionnaire.yaml"
+        return self.round_dir(round_no) / MANIFEST_FILE
 
     def results_path(self, round_no: int) -> Path:
         """``rounds/round-N/results.json``."""
         return self.round_dir(round_no) / "results.json"
 
+    def results_csv_path(self, round_no: int) -> Path:
+        """``rounds/round-N/results.csv``."""
+        return self.round_dir(round_no) / "results.csv"
+
     def returns_dir(self, round_no: int) -> Path:
         """``rounds/round-N/returns``."""
         return self.round_dir(round_no) / "returns"
+
+    def canonical_returns_path(self, round_no: int) -> Path:
+        """``rounds/round-N/returns/returns.csv``: the returns the tool owns and rewrites."""
+        return self.returns_dir(round_no) / "returns.csv"
+
+    def import_log_path(self, round_no: int) -> Path:
+        """``rounds/round-N/returns/import-log.jsonl``: every file or entry taken in."""
+        return self.returns_dir(round_no) / "import-log.jsonl"
+
+    def sources_dir(self, round_no: int) -> Path:
+        """``rounds/round-N/returns/sources``: a copy of every imported file."""
+        return self.returns_dir(round_no) / "sources"
+
+    def history_dir(self, round_no: int) -> Path:
+        """``rounds/round-N/returns/history``: returns replaced with ``--replace``."""
+        return self.returns_dir(round_no) / "history"
+
+    def questionnaires_dir(self, round_no: int) -> Path:
+        """``rounds/round-N/questionnaires``: one PDF per invited panellist."""
+        return self.round_dir(round_no) / QUESTIONNAIRES
+
+    def questionnaire_pdf(self, round_no: int, code: str) -> Path:
+        """``rounds/round-N/questionnaires/CODE.pdf``."""
+        return self.questionnaires_dir(round_no) / f"{code}.pdf"
+
+    def preview_dir(self, round_no: int) -> Path:
+        """``rounds/round-N/preview``: ``delphi preview``'s HTML and PDF."""
+        return self.round_dir(round_no) / "preview"
+
+    def suggestions_paths(self, round_no: int) -> tuple[Path, Path]:
+        """``rounds/round-N/suggestions.md`` and ``suggestions.csv``: the review files."""
+        base = self.round_dir(round_no)
+        return base / "suggestions.md", base / "suggestions.csv"
+
+    def mail_log_path(self, round_no: int) -> Path:
+        """``rounds/round-N/mail-log.jsonl``: every message sent, pending or failed."""
+        return self.round_dir(round_no) / "mail-log.jsonl"
+
+    def outbox_dir(self, round_no: int) -> Path:
+        """``rounds/round-N/outbox``: the messages of ``send --dry-run`` as ``.eml`` files."""
+        return self.round_dir(round_no) / "outbox"
+
+    def postal_bundle_path(self, round_no: int) -> Path:
+        """``rounds/round-N/post/round-N-postal-bundle.pdf``: the print bundle."""
+        return self.round_dir(round_no) / "post" / f"round-{round_no}-postal-bundle.pdf"
 
     def _inside(self, relative: str, what: str) -> Path:
         path = (self.root / relative).resolve()
@@ -171,13 +241,13 @@ class Study:
 
     def rounds(self) -> list[int]:
         """Numbers of the rounds that have a manifest, ascending."""
-        base = self.root / "rounds"
+        base = self.rounds_dir
         if not base.is_dir():
             return []
         found = []
         for entry in base.iterdir():
             match = ROUND_DIR.match(entry.name)
-            if match and (entry / "questionnaire.yaml").is_file():
+            if match and (entry / MANIFEST_FILE).is_file():
                 found.append(int(match.group(1)))
         return sorted(found)
 
@@ -313,8 +383,7 @@ class Study:
 
     def write_results(self, result: RoundResult) -> list[Path]:
         """Write ``results.json`` and the tidy long ``results.csv`` of a round atomically."""
-        folder = self.round_dir(result.round)
-        json_path, csv_path = folder / "results.json", folder / "results.csv"
+        json_path, csv_path = self.results_path(result.round), self.results_csv_path(result.round)
         text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
         atomic_write({json_path: text, csv_path: results_csv(result, self.settings)})
         return [json_path, csv_path]
@@ -334,7 +403,7 @@ def replace_folder(study: Study, target: Path, staging: Path, label: str) -> Pat
     backup = None
     if target.exists():
         stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-        backup = study.root / "rounds" / ".backups" / f"{label}-{stamp}"
+        backup = study.backups_dir / f"{label}-{stamp}"
         backup.parent.mkdir(parents=True, exist_ok=True)
         os.replace(target, backup)
     os.replace(staging, target)

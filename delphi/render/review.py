@@ -6,8 +6,8 @@ import csv
 import io
 from collections.abc import Sequence
 
+from delphi.core.cells import inert as cell
 from delphi.core.models import Manifest, PanelReturn, Settings
-from delphi.store.returns_csv import inert as cell
 
 
 def review_markdown(settings: Settings, manifest: Manifest, returns: Sequence[PanelReturn],

@@ -1,7 +1,8 @@
-"""Report exports: an XLSX workbook, a tidy long CSV of every rating, and JSON.
+"""Report exports: an XLSX workbook, a tidy long CSV of every rating, JSON and SPSS.
 
-Text cells are written as text, never as formulas: a comment such as ``=HYPERLINK(...)`` stays
-inert in the workbook, and the suggestions review CSV uses :func:`delphi.store.returns_csv.inert`.
+Each is returned as text or bytes; the caller writes it. Text cells are written as text, never
+as formulas: a comment such as ``=HYPERLINK(...)`` stays inert in the workbook, and CSV cells of
+free text use :func:`delphi.core.cells.inert`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,6 @@ from delphi.core.analysis import RoundResult
 from delphi.core.models import PanelReturn, Roster
 from delphi.core.report import ReportData
 from delphi.errors import DelphiError
-from delphi.store.study import write_bytes
 
 
 def ratings_csv(returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) -> str:
@@ -53,8 +54,8 @@ def _row(sheet: Any, values: Sequence[object]) -> None:
                 cell.quotePrefix = True
 
 
-def workbook(path: Path, data: ReportData, results: Mapping[int, RoundResult],
-             returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) -> None:
+def workbook(data: ReportData, results: Mapping[int, RoundResult],
+             returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) -> bytes:
     """A summary sheet, one sheet of results per round, and the panel's comments."""
     import openpyxl
 
@@ -97,13 +98,11 @@ def workbook(path: Path, data: ReportData, results: Mapping[int, RoundResult],
                                 ret.suggestions])
     buffer = io.BytesIO()
     book.save(buffer)
-    write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
-
-
-def spss(path: Path, manifests: Mapping[int, Any], returns: Mapping[int, Sequence[PanelReturn]],
-         roster: Roster, group_labels: Mapping[str, str]) -> None:
+def spss(manifests: Mapping[int, Any], returns: Mapping[int, Sequence[PanelReturn]],
+         roster: Roster, group_labels: Mapping[str, str]) -> bytes:
     """An SPSS ``.sav`` file, one row per panellist.
 
     Columns: code, group, and a variable per round and item (``r2_1_10``) with its wording as
@@ -134,7 +133,8 @@ def spss(path: Path, manifests: Mapping[int, Any], returns: Mapping[int, Sequenc
             labels[name] = f"Round {r}, {item.id}: {item.text}"[:255]
             value_labels[name] = {float(k): v for k, v in anchors.get(item.section, {}).items()}
     frame = pd.DataFrame(columns)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pyreadstat.write_sav(frame, str(tmp), column_labels=labels,
-                         variable_value_labels=value_labels)
-    tmp.replace(path)
+    with tempfile.TemporaryDirectory(prefix="delphi-sav-") as scratch:
+        path = Path(scratch) / "report.sav"  # pyreadstat writes only to a named file
+        pyreadstat.write_sav(frame, str(path), column_labels=labels,
+                             variable_value_labels=value_labels)
+        return path.read_bytes()
