@@ -249,3 +249,43 @@ def test_status_shows_names_only_on_request(study2: Path, cli: Run) -> None:
     rounds = json.loads(cli("status", "--study", str(study2), "--json").stdout)
     assert rounds["attrition"] == [{"round": 2, "returned_previous": 3, "returned_both": 0,
                                     "lost": 3, "rejoined": 0}]
+
+
+def _flattened(pdf: Path, out: Path) -> Path:
+    """The questionnaire with its form flattened away: no fields, the document info kept."""
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(pdf))
+    writer._root_object.pop("/AcroForm", None)
+    for page in writer.pages:
+        page.pop("/Annots", None)
+    writer.write(out)
+    return out
+
+
+def _round_field(pdf: Path, out: Path, value: str) -> Path:
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(pdf))
+    for page in writer.pages:
+        writer.update_page_form_field_values(page, {"delphi_round": value},
+                                             auto_regenerate=False)
+    writer.add_metadata({"/delphiround": value})
+    writer.write(out)
+    return out
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (_flattened, "has no form fields left (it was flattened, or printed to PDF rather than "
+                 "saved): its answers cannot be read; save the filled form with the PDF "
+                 "reader's Save, or type it in with 'delphi enter E1'"),
+    (lambda pdf, out: _round_field(pdf, out, "²"),
+     "the questionnaire's round is '²', not a round number: the file was altered"),
+    (lambda pdf, out: out.write_bytes(pdf.read_bytes()[:2000]) and out,
+     "not a readable PDF ("),
+], ids=["flattened", "round ²", "truncated"])
+def test_a_pdf_that_cannot_be_read_exactly_is_refused(study2: Path, tmp_path: Path, cli: Run,
+                                                      make: Callable[[Path, Path], Path],
+                                                      expected: str) -> None:
+    pdf = make(study2 / "rounds/round-2/questionnaires/E1.pdf", tmp_path / "E1-back.pdf")
+    before = tree_digest(study2)
+    result = cli("import", str(pdf), "--study", str(study2))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {pdf}: {expected}"), result.stderr
+    assert tree_digest(study2) == before

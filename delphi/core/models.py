@@ -444,6 +444,19 @@ class Manifest(Strict):
 # --------------------------------------------------------------------------- returns
 
 
+class Source(Strict):
+    """Where a return was read from: a file (as the user should see it) and its line, if any.
+
+    Printed as ``file:line`` (or ``file``); never parsed back from that text.
+    """
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
 class PanelReturn(Strict):
     """One panellist's answers to one round. ``None`` (or absence) means no answer."""
 
@@ -451,7 +464,7 @@ class PanelReturn(Strict):
     ratings: dict[str, int | None] = Field(default_factory=dict)
     comments: dict[str, str] = Field(default_factory=dict)
     suggestions: str | None = None
-    source: str | None = Field(None, description="file (and row) the return was read from")
+    source: Source | None = Field(None, description="file (and line) the return was read from")
 
     def rating(self, item_id: str) -> int | None:
         """The rating given to an item, or ``None``."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from delphi.core.analysis import RoundResult
+from delphi.core.cells import starts_formula
 from delphi.core.models import PanelReturn, Roster
 from delphi.core.report import ReportData
 from delphi.errors import DelphiError
@@ -50,7 +51,7 @@ def _row(sheet: Any, values: Sequence[object]) -> None:
         cell.value = value
         if isinstance(value, str):
             cell.data_type = "s"  # text, even when it starts with = + - @
-            if value.startswith(("=", "+", "-", "@")):
+            if starts_formula(value):
                 cell.quotePrefix = True
 
 

@@ -16,21 +16,28 @@ again is a no-op; a different second return is refused unless ``--replace``.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
-import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from delphi.core.models import Manifest, PanelReturn
-from delphi.errors import Problem, StudyInvalid
+from delphi.errors import DelphiError, Problem, RoundStateError, StudyInvalid
+from delphi.store.jsonl import append_lines, read_lines
+from delphi.store.limits import RETURNS_FILE_BYTES, read_bounded
 from delphi.store.returns_csv import ReturnsReader, returns_csv_text
 from delphi.store.study import Study, atomic_write, write_bytes
 
+if TYPE_CHECKING:
+    from delphi.store.returns_pdf import FormReturn
+
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".pdf": "pdf"}
+KEYBOARD = "keyboard entry"
 
 
 @dataclass
@@ -44,37 +51,54 @@ class ImportReport:
     already_imported: list[tuple[str, str]] = field(default_factory=list)  # (file, when)
 
 
+@dataclass(frozen=True)
+class _File:
+    """A file of a batch, read once."""
+
+    path: Path
+    display: str
+    format: str
+    data: bytes
+
+    @property
+    def digest(self) -> str:
+        return sha256(self.data)
+
+
 def sha256(data: bytes) -> str:
     """Hex SHA-256 of some bytes."""
     return hashlib.sha256(data).hexdigest()
 
 
 def read_log(study: Study, round_no: int) -> list[dict[str, Any]]:
-    """The round's import log, oldest first."""
+    """The round's import log, oldest first; a damaged line is an error naming it."""
     path = study.import_log_path(round_no)
-    if not path.is_file():
-        return []
-    entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise StudyInvalid(Problem("not a JSON line; the import log must not be edited",
-                                       file=study.display(path), line=number)) from None
-    return entries
+    return [entry for _, entry in read_lines(path, study.display(path), "the import log")]
 
 
 def append_log(study: Study, round_no: int, entries: Sequence[dict[str, Any]]) -> None:
-    """Append entries to the round's import log, flushed to disk."""
-    path = study.import_log_path(round_no)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        for entry in entries:
-            handle.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append entries to the round's import log, on disk before this returns."""
+    append_lines(study.import_log_path(round_no), entries)
+
+
+@contextmanager
+def intake_lock(study: Study, round_no: int) -> Iterator[None]:
+    """Hold a round's intake lock: one import (or entry, or web return) at a time.
+
+    The lock is an exclusive ``flock`` on the round's folder itself (no lock file is left
+    behind); the kernel releases it when the process ends, however it ends.
+    """
+    folder = study.round_dir(round_no)
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except FileNotFoundError:
+        raise RoundStateError(f"round {round_no} has no folder "
+                              f"({study.display(folder)})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _same(a: PanelReturn, b: PanelReturn) -> bool:
@@ -103,14 +127,9 @@ def _round_of_batch(study: Study, requested: int | None, pdf_rounds: dict[str, i
     return study.latest_round()
 
 
-def import_files(study: Study, files: Sequence[Path], round: int | None = None,
-                 replace: bool = False, now: datetime | None = None) -> ImportReport:
-    """Import returns files into a round (default: the PDFs' round, else the latest)."""
-    from delphi.store.returns_pdf import FormReturn, read_pdf
-    from delphi.store.returns_xlsx import read_xlsx
-
-    problems: list[Problem] = []
-    loaded: list[tuple[Path, str, str, bytes]] = []  # path, display, format, bytes
+def _load(files: Sequence[Path], problems: list[Problem]) -> list[_File]:
+    """Each file's bytes, read once (every later step works on these bytes)."""
+    loaded: list[_File] = []
     for path in files:
         display = str(path)
         fmt = FORMATS.get(path.suffix.lower())
@@ -119,50 +138,79 @@ def import_files(study: Study, files: Sequence[Path], round: int | None = None,
                                     "PDF questionnaires made by delphi", file=display))
             continue
         try:
-            loaded.append((path, display, fmt, path.read_bytes()))
-        except FileNotFoundError:
-            problems.append(Problem("file not found", file=display))
-        except IsADirectoryError:
-            problems.append(Problem("is a folder, not a file", file=display))
+            loaded.append(_File(path, display, fmt,
+                                read_bounded(path, display, RETURNS_FILE_BYTES)))
+        except DelphiError as exc:
+            problems += exc.problems
+    return loaded
+
+
+def _forms(loaded: Sequence[_File], problems: list[Problem]) -> dict[str, FormReturn]:
+    """The filled questionnaires of a batch, by file."""
+    from delphi.store.returns_pdf import read_pdf
+
     forms: dict[str, FormReturn] = {}
-    for path, display, fmt, _ in loaded:
-        if fmt == "pdf":
-            form, found = read_pdf(path, display)
+    for f in loaded:
+        if f.format == "pdf":
+            form, found = read_pdf(f.path, f.display, f.data)
             problems += found
             if form is not None:
-                forms[display] = form
+                forms[f.display] = form
+    return forms
+
+
+def _read_batch(study: Study, manifest: Manifest, fresh: Sequence[_File],
+                forms: dict[str, FormReturn]) -> list[PanelReturn]:
+    """Every return the batch's new files hold, checked against the manifest; all or none."""
+    from delphi.store.returns_xlsx import read_xlsx
+
+    batch = ReturnsReader(manifest, study.settings.scale)
+    for f in fresh:
+        if f.format == "csv":
+            batch.read(f.path, f.display, data=f.data)
+        elif f.format == "xlsx":
+            read_xlsx(f.path, f.display, batch, f.data)
+        elif f.display in forms:
+            form = forms[f.display]
+            batch.add_return(f.display, form.code, form.ratings, form.comments,
+                             form.suggestions)
+    if batch.problems:
+        raise StudyInvalid(batch.problems)
+    return batch.returns()
+
+
+def import_files(study: Study, files: Sequence[Path], round: int | None = None,
+                 replace: bool = False, now: datetime | None = None) -> ImportReport:
+    """Import returns files into a round (default: the PDFs' round, else the latest).
+
+    The files are read and checked whole first; then, holding the round's intake lock, the
+    batch is compared with what the round already holds and stored, all or nothing.
+    """
+    problems: list[Problem] = []
+    loaded = _load(files, problems)
+    forms = _forms(loaded, problems)
     round_no = _round_of_batch(study, round, {d: f.round for d, f in forms.items()}, problems)
     if round_no is None or problems:
         raise StudyInvalid(problems)
     manifest = study.manifest(round_no)
-    for display, form in forms.items():
-        if form.study_hash != manifest.hash:
-            problems.append(Problem(f"belongs to another study or another version of round "
-                                    f"{round_no}'s questionnaire; only questionnaires made for "
-                                    "this round can be imported", file=display))
-
-    report = ImportReport(round=round_no)
-    seen = {e.get("sha256"): e.get("time", "") for e in read_log(study, round_no)}
-    batch = ReturnsReader(manifest, study.settings.scale)
-    fresh: list[tuple[str, str, bytes]] = []
-    for path, display, fmt, data in loaded:
-        digest = sha256(data)
-        if digest in seen:
-            report.already_imported.append((display, seen[digest]))
-            continue
-        fresh.append((display, digest, data))
-        if fmt == "csv":
-            batch.read(path, display)
-        elif fmt == "xlsx":
-            read_xlsx(path, display, batch)
-        elif display in forms:
-            form = forms[display]
-            batch.add_return(display, form.code, form.ratings, form.comments, form.suggestions)
-    problems += batch.problems
+    problems += [Problem(f"belongs to another study or another version of round {round_no}'s "
+                         "questionnaire; only questionnaires made for this round can be "
+                         "imported", file=display)
+                 for display, form in forms.items() if form.study_hash != manifest.hash]
     if problems:
         raise StudyInvalid(problems)
-    return _store(study, manifest, batch.returns(), fresh, replace, report,
-                  now or datetime.now().astimezone())
+    with intake_lock(study, round_no):
+        report = ImportReport(round=round_no)
+        seen = {e.get("sha256"): str(e.get("time", "")) for e in read_log(study, round_no)}
+        fresh = []
+        for f in loaded:
+            if f.digest in seen:
+                report.already_imported.append((f.display, seen[f.digest]))
+            else:
+                fresh.append(f)
+        incoming = _read_batch(study, manifest, fresh, forms)
+        return _store(study, manifest, incoming, fresh, replace, report,
+                      now or datetime.now().astimezone())
 
 
 def import_entered(study: Study, round_no: int, entered: PanelReturn, replace: bool = False,
@@ -170,66 +218,96 @@ def import_entered(study: Study, round_no: int, entered: PanelReturn, replace: b
     """Store a return typed in with ``delphi enter``, through the same checks as a file."""
     manifest = study.manifest(round_no)
     batch = ReturnsReader(manifest, study.settings.scale)
-    batch.add_return("keyboard entry", entered.code,
+    batch.add_return(KEYBOARD, entered.code,
                      {k: "" if v is None else str(v) for k, v in entered.ratings.items()},
                      entered.comments, entered.suggestions)
     if batch.problems:
         raise StudyInvalid(batch.problems)
-    return _store(study, manifest, batch.returns(), [], replace, ImportReport(round=round_no),
-                  now or datetime.now().astimezone(), source="keyboard entry")
+    with intake_lock(study, round_no):
+        return _store(study, manifest, batch.returns(), [], replace,
+                      ImportReport(round=round_no), now or datetime.now().astimezone(),
+                      source=KEYBOARD)
 
 
-def _store(study: Study, manifest: Manifest, incoming: list[PanelReturn],
-           files: list[tuple[str, str, bytes]], replace: bool, report: ImportReport,
-           now: datetime, source: str | None = None) -> ImportReport:
-    """Merge checked returns into the canonical store; refuse conflicts; log and keep sources."""
-    round_no = manifest.round
-    canonical = study.canonical_returns_path(round_no)
-    canonical_display = study.display(canonical)
-    existing = {r.code: r for r in study.returns(round_no)}
+def _conflicts(study: Study, manifest: Manifest, incoming: Sequence[PanelReturn],
+               existing: dict[str, PanelReturn], replace: bool,
+               report: ImportReport) -> tuple[list[PanelReturn], dict[str, PanelReturn]]:
+    """The returns to add and the earlier ones they replace; refuses what needs --replace."""
+    canonical = study.display(study.canonical_returns_path(manifest.round))
     problems: list[Problem] = []
     replaced: dict[str, PanelReturn] = {}
     added: list[PanelReturn] = []
     for new in incoming:
         old = existing.get(new.code)
+        where = new.source.file if new.source else None
         if old is None:
             added.append(new)
         elif _same(old, new):
             report.unchanged.append(new.code)
         elif not replace:
             problems.append(Problem(
-                f"{new.code} already has a different return for round {round_no} (from "
+                f"{new.code} already has a different return for round {manifest.round} (from "
                 f"{old.source}); use --replace to replace it (the earlier one is kept in "
-                f"history)", file=(new.source or "").split(":")[0] or None))
-        elif not (old.source or "").startswith(canonical_display + ":"):
+                "history)", file=where))
+        elif old.source is None or old.source.file != canonical:
             problems.append(Problem(
                 f"{new.code}'s earlier return is in {old.source}, a file delphi does not own; "
-                "edit or remove it by hand first", file=(new.source or "").split(":")[0]))
+                "edit or remove it by hand first", file=where))
         else:
             replaced[new.code] = old
             added.append(new)
     if problems:
         raise StudyInvalid(problems)
+    return added, replaced
+
+
+def _store(study: Study, manifest: Manifest, incoming: list[PanelReturn],
+           files: Sequence[_File], replace: bool, report: ImportReport,
+           now: datetime, source: str | None = None) -> ImportReport:
+    """Merge checked returns into the canonical store; refuse conflicts; log and keep sources.
+
+    Called with the round's intake lock held: the round's returns are read afresh here.
+    """
+    round_no = manifest.round
+    canonical_path = study.canonical_returns_path(round_no)
+    canonical = study.display(canonical_path)
+    _clean_stale_temporaries(study, round_no)
+    current = study.reload_returns(round_no)
+    added, replaced = _conflicts(study, manifest, incoming, {r.code: r for r in current},
+                                 replace, report)
     if not added:
         _log_files(study, round_no, files, incoming, "unchanged", now, source)
         return report
-
     stamp = now.strftime("%Y%m%dT%H%M%S")
-    kept = [r for r in study.returns(round_no)
-            if (r.source or "").startswith(canonical_display + ":") and r.code not in replaced]
+    kept = [r for r in current if r.source is not None and r.source.file == canonical
+            and r.code not in replaced]
     order = {c: i for i, c in enumerate(manifest.invited)}
     merged = sorted(kept + added, key=lambda r: order[r.code])
-    texts = {canonical: returns_csv_text(manifest, merged)}
+    texts = {canonical_path: returns_csv_text(manifest, merged)}
     for code, old in replaced.items():
         texts[study.history_dir(round_no) / f"{stamp}-{code}.csv"] = returns_csv_text(manifest,
                                                                                       [old])
-    for display, digest, data in files:
-        _write_source(study.sources_dir(round_no) / f"{digest[:12]}-{Path(display).name}", data)
+    for f in files:
+        _write_source(study.sources_dir(round_no) / f"{f.digest[:12]}-{f.path.name}", f.data)
     atomic_write(texts)
     report.added = [r.code for r in added if r.code not in replaced]
     report.replaced = sorted(replaced, key=lambda c: order[c])
     _log_files(study, round_no, files, incoming, "imported", now, source, report)
+    study.reload_returns(round_no)
     return report
+
+
+def _clean_stale_temporaries(study: Study, round_no: int) -> None:
+    """Remove what a killed import left half-written.
+
+    Only intake writes here, under the lock held now, so every temporary file is a dead
+    process's.
+    """
+    for sub in (study.returns_dir(round_no), study.sources_dir(round_no),
+                study.history_dir(round_no)):
+        if sub.is_dir():
+            for tmp in sub.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
 
 
 def _write_source(path: Path, data: bytes) -> None:
@@ -237,22 +315,22 @@ def _write_source(path: Path, data: bytes) -> None:
         write_bytes(path, data)
 
 
-def _log_files(study: Study, round_no: int, files: list[tuple[str, str, bytes]],
-               incoming: list[PanelReturn], action: str, now: datetime, source: str | None,
-               report: ImportReport | None = None) -> None:
+def _log_files(study: Study, round_no: int, files: Sequence[_File],
+               incoming: Sequence[PanelReturn], action: str, now: datetime,
+               source: str | None, report: ImportReport | None = None) -> None:
     entries: list[dict[str, Any]] = []
     by_file: dict[str, list[str]] = {}
     for r in incoming:
-        by_file.setdefault((r.source or "").split(":")[0], []).append(r.code)
-    for display, digest, _ in files:
-        entries.append({"time": now.isoformat(timespec="seconds"), "source": display,
-                        "sha256": digest, "codes": by_file.get(display, []), "action": action})
+        by_file.setdefault(r.source.file if r.source else "", []).append(r.code)
+    when = now.isoformat(timespec="seconds")
+    for f in files:
+        entries.append({"time": when, "source": f.display, "sha256": f.digest,
+                        "codes": by_file.get(f.display, []), "action": action})
     if source is not None:
-        entries.append({"time": now.isoformat(timespec="seconds"), "source": source,
-                        "sha256": None, "codes": [r.code for r in incoming], "action":
-                        "replaced" if report and report.replaced else action})
+        entries.append({"time": when, "source": source, "sha256": None,
+                        "codes": [r.code for r in incoming],
+                        "action": "replaced" if report and report.replaced else action})
     if report is not None and report.replaced:
         for entry in entries:
             entry["replaced"] = [c for c in report.replaced if c in entry["codes"]]
-    if entries:
-        append_log(study, round_no, entries)
+    append_log(study, round_no, entries)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from delphi.core.mailing import LogEntry, log_line
 from delphi.errors import Problem, StudyInvalid
+from delphi.store.jsonl import append_lines, read_lines
 
 
 class MailLog:
@@ -20,24 +19,22 @@ class MailLog:
         self.display = display
 
     def entries(self) -> list[LogEntry]:
-        """Every entry, oldest first."""
-        if not self.path.is_file():
-            return []
-        out = []
-        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
+        """Every entry, oldest first; a line that is not an entry is an error naming it."""
+        out: list[LogEntry] = []
+        problems: list[Problem] = []
+        for number, data in read_lines(self.path, self.display, "the mail log"):
             try:
-                out.append(LogEntry.model_validate(json.loads(line)))
-            except (json.JSONDecodeError, ValidationError):
-                raise StudyInvalid(Problem("not a mail-log entry; the mail log must not be "
-                                           "edited", file=self.display, line=number)) from None
+                out.append(LogEntry.model_validate(data))
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in first["loc"]) or "entry"
+                problems.append(Problem(f"not a mail-log entry ({where}: {first['msg']}); the "
+                                        "mail log is written by delphi and must not be edited",
+                                        file=self.display, line=number))
+        if problems:
+            raise StudyInvalid(problems)
         return out
 
     def append(self, entry: LogEntry) -> None:
         """Add one entry and make sure it is on disk."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(log_line(entry), ensure_ascii=False, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_lines(self.path, [log_line(entry)])

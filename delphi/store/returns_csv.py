@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -18,10 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from delphi.core.cells import inert, revived
-from delphi.core.models import Manifest, PanelReturn, Scale
-from delphi.errors import Problem
+from delphi.core.models import Manifest, PanelReturn, Scale, Source
+from delphi.errors import DelphiError, Problem
+from delphi.store.limits import RETURNS_FILE_BYTES, read_bounded
 
 LONG_COLUMNS = {"code", "item", "rating"}
+# A rating as a file may hold it: ASCII digits, a sign, and ".0" as spreadsheets add. Not
+# "1e0", "７" (full-width), "7_0", "nan" or "inf", which Python's float() would all accept.
+WHOLE = re.compile(r"[+-]?[0-9]{1,9}(?:\.0*)?", re.ASCII)
 
 
 @dataclass
@@ -43,23 +48,38 @@ class ReturnsReader:
         self.codes = {c.upper(): c for c in manifest.invited}
         self.problems: list[Problem] = []
         self._drafts: dict[str, _Draft] = {}
-        self._where: dict[str, str] = {}
+        self._where: dict[str, Source] = {}
         self._cells = False
+        self._revive: Callable[[str], str] = _as_is
         # Cells as a CSV holds them: the common case is one lookup, not a parse.
         self._plain: dict[str, int | None] = {"": None}
         self._plain.update((str(v), v) for v in range(scale.min, scale.max + 1))
 
     # ------------------------------------------------------------------ public
 
-    def read(self, path: Path, display: str) -> None:
-        """Read one CSV file into this reader's drafts (problems are collected)."""
+    def read(self, path: Path, display: str, escaped: bool = False,
+             data: bytes | None = None) -> None:
+        """Read one CSV file into this reader's drafts (problems are collected).
+
+        ``escaped``: the file was written by delphi, its free text through
+        :func:`~delphi.core.cells.inert`, which is undone; any other file's text is taken
+        exactly as it stands. ``data``: the file's bytes, if already read.
+        """
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            if data is None:
+                data = read_bounded(path, display, RETURNS_FILE_BYTES)
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            self._problem(display, None, f"not UTF-8 text (byte {exc.start}); export the "
-                          "sheet as 'CSV UTF-8'")
+            line = exc.object[:exc.start].count(b"\n") + 1
+            self._problem(display, line, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}"
+                          f" at position {exc.start}); export the sheet as 'CSV UTF-8'")
             return
-        reader = csv.reader(io.StringIO(text, newline=""))
+        except DelphiError as exc:
+            self.problems += exc.problems
+            return
+        # strict: an unterminated quote or a stray one is an error, never a field that
+        # swallows the rest of the file.
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         try:
             header = next(reader)
         except StopIteration:
@@ -67,13 +87,18 @@ class ReturnsReader:
         except csv.Error as exc:
             self._problem(display, 1, f"malformed CSV: {exc}")
             return
-        self.read_table(display, header, self._rows(reader, display))
+        self._revive = revived if escaped else _as_is
+        try:
+            self.read_table(display, header, self._rows(reader, display))
+        finally:
+            self._revive = _as_is
 
     def read_table(self, display: str, header: list[str],
                    rows: Iterable[tuple[int, list[str]]], cells: bool = False) -> None:
         """Read a table (header and numbered rows): wide or long, told apart by the header.
 
         With ``cells``, problems name the spreadsheet cell (``cell B3``) as well as the row.
+        Free text is taken as it stands (see :meth:`read` for files delphi wrote).
         """
         self._cells = cells
         header = [h.strip() for h in header]
@@ -110,6 +135,10 @@ class ReturnsReader:
         return [PanelReturn(code=d.code, ratings=d.ratings, comments=d.comments,
                             suggestions="\n".join(d.suggestions) or None,
                             source=self._where[d.code]) for d in drafts]
+
+    def codes_from(self, display: str) -> list[str]:
+        """Codes of the returns read from one file, in the order read."""
+        return [code for code, where in self._where.items() if where.file == display]
 
     # ------------------------------------------------------------------ formats
 
@@ -177,9 +206,9 @@ class ReturnsReader:
             for col, kind, target in others:
                 cell = "" if cells[col] is None else str(cells[col]).strip()
                 if kind == "comment" and target is not None and cell:
-                    draft.comments[target] = revived(cell)
+                    draft.comments[target] = self._revive(cell)
                 elif kind == "suggestions" and cell:
-                    draft.suggestions.append(revived(cell))
+                    draft.suggestions.append(self._revive(cell))
 
     def _read_long(self, rows: Iterable[tuple[int, list[str]]], header: list[str],
                    display: str) -> None:
@@ -193,6 +222,10 @@ class ReturnsReader:
         answered: dict[tuple[str, str], int] = {}
         for line, cells in rows:
             if not any(str(c).strip() for c in cells):
+                continue
+            if len(cells) > len(header):
+                self._problem(display, line, f"{len(cells)} cells but the header has "
+                              f"{len(header)} columns")
                 continue
             cells = cells + [""] * (len(header) - len(cells))
             raw_code = cells[index["code"]].strip()
@@ -208,19 +241,20 @@ class ReturnsReader:
                               f"{item} on line {answered[code, item]}")
                 continue
             answered[code, item] = line
+            where = self._where.get(code)
+            if where is not None and where.file != display:
+                self._problem(display, line, f"duplicate return for {code}: already returned "
+                              f"in {where}")
+                continue
             draft = self._drafts.get(code)
             if draft is None:
-                if code in self._where and not self._where[code].startswith(display + ":"):
-                    self._problem(display, line, f"duplicate return for {code}: "
-                                  f"already returned in {self._where[code]}")
-                    continue
                 draft = self._drafts[code] = _Draft(code, line)
-                self._where[code] = f"{display}:{line}"
+                self._where[code] = Source(file=display, line=line)
             draft.ratings[item] = self._rating(display, line, item, cells[index["rating"]])
             if "comment" in index and cells[index["comment"]].strip():
-                draft.comments[item] = revived(cells[index["comment"]].strip())
+                draft.comments[item] = self._revive(cells[index["comment"]].strip())
             if "suggestions" in index and cells[index["suggestions"]].strip():
-                draft.suggestions.append(revived(cells[index["suggestions"]].strip()))
+                draft.suggestions.append(self._revive(cells[index["suggestions"]].strip()))
 
     # ------------------------------------------------------------------ cells
 
@@ -245,7 +279,7 @@ class ReturnsReader:
             self._problem(display, line, f"duplicate return for {code}: already returned in "
                           f"{self._where[code]}")
             return None
-        self._where[code] = display if line is None else f"{display}:{line}"
+        self._where[code] = Source(file=display, line=line)
         draft = self._drafts[code] = _Draft(code, line or 0)
         return draft
 
@@ -268,16 +302,13 @@ class ReturnsReader:
         text = str(cell or "").strip()
         if not text:
             return None
-        try:
-            number = float(text)
-        except ValueError:
-            number = None
-        if number is None or not number.is_integer():
-            self._problem(display, line, f"item {item}: rating {text!r} is not a whole number "
+        if not WHOLE.fullmatch(text):
+            shown = repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
+            self._problem(display, line, f"item {item}: rating {shown} is not a whole number "
                           f"from {self.scale.min} to {self.scale.max}; leave the cell empty "
                           "for no answer", col)
             return None
-        value = int(number)
+        value = int(float(text))
         if not self.scale.min <= value <= self.scale.max:
             self._problem(display, line, f"item {item}: rating {value} is outside the scale "
                           f"{self.scale.min}-{self.scale.max}", col)
@@ -293,11 +324,11 @@ class ReturnsReader:
                  col: int | None = None) -> None:
         cell = None
         if self._cells and col is not None and line is not None:
-            cell = f"cell {_column_letter(col)}{line}"
+            cell = f"cell {column_letter(col)}{line}"
         self.problems.append(Problem(message, file=display, line=line, field=cell))
 
 
-def _column_letter(index: int) -> str:
+def column_letter(index: int) -> str:
     """Spreadsheet column name of a 0-based column index (0 -> A, 26 -> AA)."""
     name = ""
     index += 1
@@ -305,6 +336,10 @@ def _column_letter(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         name = chr(65 + rest) + name
     return name
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 def returns_csv_text(manifest: Manifest, returns: Iterable[PanelReturn]) -> str:

@@ -8,6 +8,8 @@ the values in ``/Opt``, so the state is mapped through ``/Opt``.
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ from delphi.core.fields import (
     SUGGESTIONS_FIELD,
     decode_id,
 )
-from delphi.errors import Problem
+from delphi.errors import DelphiError, Problem
+from delphi.store.limits import RETURNS_FILE_BYTES, read_bounded
 
 
 @dataclass
@@ -54,34 +57,50 @@ def _radio_value(spec: dict[str, Any]) -> str:
     return state  # a reader that stores the export value itself
 
 
-def read_pdf(path: Path, display: str) -> tuple[FormReturn | None, list[Problem]]:
+def read_pdf(path: Path, display: str,
+             data: bytes | None = None) -> tuple[FormReturn | None, list[Problem]]:
     """Read one filled questionnaire; problems name the file and the field."""
     import pypdf
-    from pypdf.errors import PdfReadError
 
     try:
-        reader = pypdf.PdfReader(path)
+        if data is None:
+            data = read_bounded(path, display, RETURNS_FILE_BYTES)
+        reader = pypdf.PdfReader(io.BytesIO(data))
         fields = reader.get_fields() or {}
         info: dict[str, Any] = dict(reader.metadata or {})
-    except (PdfReadError, OSError, ValueError) as exc:
-        return None, [Problem(f"not a readable PDF ({exc})", file=display)]
-    values = {name: _value(spec.get("/V")) for name, spec in fields.items()}
+        values = {str(name): _value(spec.get("/V")) for name, spec in fields.items()}
+        radios = {str(name): _radio_value(dict(spec)) for name, spec in fields.items()
+                  if str(name).startswith(RATING_PREFIX)}
+    except DelphiError as exc:
+        return None, exc.problems
+    except Exception as exc:  # noqa: BLE001 - any failure of a foreign file is "unreadable"
+        text = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        return None, [Problem(f"not a readable PDF ({type(exc).__name__}"
+                              f"{': ' + text if text else ''})", file=display)]
 
     def identity(field_name: str, meta_key: str) -> str:
-        return values.get(field_name) or _value(info.get(f"/{meta_key}"))
+        return (values.get(field_name) or _value(info.get(f"/{meta_key}"))).strip()
 
     code, round_text, study = (identity(CODE_FIELD, META_CODE),
                                identity(ROUND_FIELD, META_ROUND),
                                identity(STUDY_FIELD, META_STUDY))
-    if not code or not round_text.isdigit() or not study:
+    if not code or not round_text or not study:
         return None, [Problem("not a delphi questionnaire: it carries no panellist code, round "
                               "and study (was it made by 'delphi new-round'?)", file=display)]
-    form = FormReturn(code=code.strip(), round=int(round_text), study_hash=study.strip())
-    for name, spec in fields.items():
-        if name.startswith(RATING_PREFIX):
-            form.ratings[decode_id(name[len(RATING_PREFIX):])] = _radio_value(dict(spec))
-        elif name.startswith(COMMENT_PREFIX) and values[name].strip():
-            form.comments[decode_id(name[len(COMMENT_PREFIX):])] = values[name]
-        elif name == SUGGESTIONS_FIELD and values[name].strip():
-            form.suggestions = values[name]
+    if not re.fullmatch(r"[0-9]{1,6}", round_text) or int(round_text) < 1:
+        return None, [Problem(f"the questionnaire's round is {round_text[:20]!r}, not a round "
+                              "number: the file was altered", file=display)]
+    if not radios:
+        return None, [Problem("has no form fields left (it was flattened, or printed to PDF "
+                              "rather than saved): its answers cannot be read; save the filled "
+                              "form with the PDF reader's Save, or type it in with 'delphi "
+                              f"enter {code[:32]}'", file=display)]
+    form = FormReturn(code=code, round=int(round_text), study_hash=study)
+    for name, value in radios.items():
+        form.ratings[decode_id(name[len(RATING_PREFIX):])] = value
+    for name, text in values.items():
+        if name.startswith(COMMENT_PREFIX) and text.strip():
+            form.comments[decode_id(name[len(COMMENT_PREFIX):])] = text
+        elif name == SUGGESTIONS_FIELD and text.strip():
+            form.suggestions = text
     return form, []

@@ -29,12 +29,14 @@ from delphi.core.models import (
     Settings,
 )
 from delphi.errors import DelphiError, MissingFile, Problem, RoundStateError, StudyInvalid
+from delphi.store.limits import RESULTS_FILE_BYTES, read_text_bounded
 from delphi.store.returns_csv import ReturnsReader
 from delphi.store.yamlfile import dump_yaml, line_of, load_model
 
 SETTINGS_FILE = "study.yaml"
 MANIFEST_FILE = "questionnaire.yaml"
 QUESTIONNAIRES = "questionnaires"
+CANONICAL_RETURNS = "returns.csv"  # the returns file delphi owns in rounds/round-N/returns/
 ROUND_DIR = re.compile(r"^round-([1-9][0-9]*)$")
 
 T = TypeVar("T")
@@ -139,7 +141,7 @@ class Study:
 
     def canonical_returns_path(self, round_no: int) -> Path:
         """``rounds/round-N/returns/returns.csv``: the returns the tool owns and rewrites."""
-        return self.returns_dir(round_no) / "returns.csv"
+        return self.returns_dir(round_no) / CANONICAL_RETURNS
 
     def import_log_path(self, round_no: int) -> Path:
         """``rounds/round-N/returns/import-log.jsonl``: every file or entry taken in."""
@@ -287,10 +289,16 @@ class Study:
         """A round's returns, validated against its manifest and the scale."""
         return self._cached(("returns", round_no), lambda: self._load_returns(round_no))
 
+    def reload_returns(self, round_no: int) -> list[PanelReturn]:
+        """A round's returns read afresh from its files (after another process wrote them)."""
+        self.__dict__.setdefault("_round_cache", {}).pop(("returns", round_no), None)
+        return self.returns(round_no)
+
     def _load_returns(self, round_no: int) -> list[PanelReturn]:
         reader = ReturnsReader(self.manifest(round_no), self.settings.scale)
         for path in self.return_files(round_no):
-            reader.read(path, self.display(path))
+            reader.read(path, self.display(path),
+                        escaped=path == self.canonical_returns_path(round_no))
         if reader.problems:
             raise StudyInvalid(reader.problems)
         return reader.returns()
@@ -308,15 +316,24 @@ class Study:
     def stored_results(self, round_no: int) -> dict[str, Any] | None:
         """The ``results.json`` of a round as written by ``delphi analyse``, if any."""
         path = self.results_path(round_no)
-        if not path.is_file():
+        if not path.exists():
             return None
+        display = self.display(path)
+        again = f"run 'delphi analyse --round {round_no}' to write it again"
+        text = read_text_bounded(path, display, RESULTS_FILE_BYTES, again)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StudyInvalid(Problem(f"not valid JSON ({exc}); run 'delphi analyse --round "
-                                       f"{round_no}' to write it again",
-                                       file=self.display(path))) from None
-        return data if isinstance(data, dict) else None
+            data = json.loads(text)
+        except RecursionError:
+            raise StudyInvalid(Problem(f"not results: nested too deep; {again}",
+                                       file=display)) from None
+        except ValueError as exc:  # JSONDecodeError, and numbers too long to convert
+            line = getattr(exc, "lineno", None)
+            raise StudyInvalid(Problem(f"not valid JSON ({str(exc)[:160]}); {again}",
+                                       file=display, line=line)) from None
+        if not isinstance(data, dict):
+            raise StudyInvalid(Problem(f"not results: a JSON object belongs here; {again}",
+                                       file=display))
+        return data
 
     def analysed_rounds(self) -> list[int]:
         """Rounds with a manifest and a ``results.json``."""

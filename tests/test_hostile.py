@@ -1,0 +1,254 @@
+"""A corpus of hostile and careless inputs: each gives exit 2 with one message naming the
+culprit (file, line or cell, value), changes no file, or is imported exactly.
+
+One line per case: what the file holds, and the message expected."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from delphi.store.study import Study
+from tests.conftest import Result, tree_digest
+
+Run = Callable[..., Result]
+Make = Callable[..., Path]
+
+
+def xlsx(rows: list[list[object]], formulas: dict[str, str] | None = None,
+         text_header: bool = False) -> bytes:
+    """A workbook with ``rows`` on its first sheet; ``formulas`` by cell (``"B2": "=1+1"``)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    for ref, formula in (formulas or {}).items():
+        sheet[ref] = formula
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def patched_xlsx(data: bytes, edit: Callable[[str], str]) -> bytes:
+    """The same workbook with its first sheet's XML changed by ``edit``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = edit(body.decode("utf-8")).encode("utf-8")
+            dst.writestr(info, body)
+    return out.getvalue()
+
+
+GOOD = xlsx([["code", "1.1", "1.2"], ["E1", 7, 8]])
+
+# (case, {file name: content}, expected message after "error: <file>:")
+REFUSED: list[tuple[str, dict[str, bytes], str]] = [
+    ("unterminated quote", {"a.csv": b'code,1.1\nE1,"8\nE2,9\n'},
+     r"a\.csv:\d: malformed CSV: unexpected end of data"),
+    ("stray quote", {"a.csv": b'code,1.1\nE1,"8"x\n'}, r"a\.csv:2: malformed CSV"),
+    ("NUL byte", {"a.csv": b"code,1.1\nE1,\x008\n"}, r"a\.csv:2: item 1\.1: rating '\\x008'"),
+    ("not UTF-8", {"a.csv": b"code,1.1\nE\xe91,8\n"},
+     r"a\.csv:2: not UTF-8 text \(byte 0xe9 at position 10\)"),
+    ("empty file", {"a.csv": b""}, r"a\.csv:1: the file is empty"),
+    ("long row with extra cells", {"a.csv": b"code,item,rating\nE1,1.1,7,oops\n"},
+     r"a\.csv:2: 4 cells but the header has 3 columns"),
+    ("wide row with extra cells", {"a.csv": b"code,1.1\nE1,7,8\n"},
+     r"a\.csv:2: 3 cells but the header has 2 columns"),
+    ("wide and long file, one panellist",
+     {"a.csv": b"code,1.1\nE1,7\n", "b.csv": b"code,item,rating\nE1,1.2,7\n"},
+     r"b\.csv:2: duplicate return for E1: already returned in .*a\.csv:2"),
+    ("two long files, one panellist",
+     {"a.csv": b"code,item,rating\nE1,1.1,7\n", "b.csv": b"code,item,rating\nE1,1.2,7\n"},
+     r"b\.csv:2: duplicate return for E1: already returned in .*a\.csv:2"),
+    ("rating 1e0", {"a.csv": b"code,1.1\nE1,1e0\n"}, r"a\.csv:2: item 1\.1: rating '1e0' is not"),
+    ("full-width digit", {"a.csv": "code,1.1\nE1,７\n".encode()},
+     r"a\.csv:2: item 1\.1: rating '７' is not a whole number"),
+    ("rating nan", {"a.csv": b"code,1.1\nE1,nan\n"}, r"a\.csv:2: item 1\.1: rating 'nan' is not"),
+    ("5000-digit rating", {"a.csv": b"code,1.1\nE1," + b"9" * 5000 + b"\n"},
+     r"a\.csv:2: item 1\.1: rating '9{40}'\.\.\. is not a whole number"),
+    ("xlsx header typed as a number", {"a.xlsx": xlsx([["code", 1.1, "1.2"], ["E1", 7, 8]])},
+     r"a\.xlsx:1: cell B1: the header cell holds the number 1\.1, not text, .* format the "
+     r"header row as text"),
+    ("xlsx formula in a rating cell",
+     {"a.xlsx": xlsx([["code", "1.1"], ["E1", None]], {"B2": "=3+4"})},
+     r"a\.xlsx:2: cell B2: holds a formula \(=3\+4\); delphi reads only the values typed in"),
+    ("xlsx formula in a comment cell",
+     {"a.xlsx": xlsx([["code", "1.1", "comment:1.1"], ["E1", 7, None]],
+                     {"C2": '=HYPERLINK("http://x","y")'})},
+     r"a\.xlsx:2: cell C2: holds a formula \(=HYPERLINK"),
+    ("xlsx corrupt sheet",
+     {"a.xlsx": patched_xlsx(GOOD, lambda xml: xml[: len(xml) // 2])},
+     r"a\.xlsx: the first sheet cannot be read \(.*\); save the workbook again"),
+    ("xlsx not a zip", {"a.xlsx": b"PK\x03\x04 not really"},
+     r"a\.xlsx: not a readable XLSX workbook"),
+    ("unknown kind of file", {"a.txt": b"code,1.1\n"}, r"a\.txt: cannot import this kind"),
+]
+
+
+@pytest.mark.parametrize(("files", "expected"), [c[1:] for c in REFUSED],
+                         ids=[c[0] for c in REFUSED])
+def test_a_bad_returns_file_is_refused_with_its_place(make_study: Make, tmp_path: Path, cli: Run,
+                                                      files: dict[str, bytes],
+                                                      expected: str) -> None:
+    study = make_study(returns=None)
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    before = tree_digest(study)
+    result = cli("import", *paths, "--study", str(study))
+    assert result.exit_code == 2, result.stdout
+    assert re.search(r"^error: .*" + expected, result.stderr, re.MULTILINE), result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree_digest(study) == before
+
+
+EXACT: list[tuple[str, dict[str, bytes], dict[str, object]]] = [
+    ("a comment starting with an apostrophe",
+     {"a.csv": b"code,1.1,comment:1.1\nE1,7,'Tis a fine idea\n"},
+     {"comments": {"1.1": "'Tis a fine idea"}}),
+    ("a comment starting like a formula",
+     {"a.csv": b"code,1.1,comment:1.1\nE1,7,=1+1\n"}, {"comments": {"1.1": "=1+1"}}),
+    ("two apostrophes", {"a.csv": b"code,1.1,suggestions\nE1,7,''x\n"},
+     {"suggestions": "''x"}),
+    ("a quoted field across lines", {"a.csv": b'code,1.1,comment:1.1\nE1,7,"two\nlines"\n'},
+     {"comments": {"1.1": "two\nlines"}}),
+    ("xlsx rating 7.0 and a text cell starting with =",
+     {"a.xlsx": xlsx([["code", "1.1", "comment:1.1"], ["E1", 7.0, "'=x"]])},
+     {"ratings": {"1.1": 7}, "comments": {"1.1": "'=x"}}),
+    ("xlsx claiming XFD1048576 as its used range",
+     {"a.xlsx": patched_xlsx(GOOD, lambda xml: re.sub(r'<dimension ref="[^"]*"',
+                                                      '<dimension ref="A1:XFD1048576"', xml))},
+     {"ratings": {"1.1": 7, "1.2": 8}}),
+    ("xlsx with a header 1.10 typed as text",
+     {"a.xlsx": xlsx([["code", "1.1", "1.2"], ["E1", "7", "8"]])},
+     {"ratings": {"1.1": 7, "1.2": 8}}),
+]
+
+
+@pytest.mark.parametrize(("files", "expected"), [c[1:] for c in EXACT],
+                         ids=[c[0] for c in EXACT])
+def test_a_return_is_stored_exactly_as_the_file_holds_it(make_study: Make, tmp_path: Path,
+                                                         cli: Run, files: dict[str, bytes],
+                                                         expected: dict[str, object]) -> None:
+    study = make_study(returns=None)
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    result = cli("import", *[str(tmp_path / n) for n in files], "--study", str(study))
+    assert result.exit_code == 0, result.stderr
+    (stored,) = Study(study).returns(1)
+    for key, value in expected.items():
+        got = getattr(stored, key)
+        if isinstance(value, dict):
+            got = {k: v for k, v in got.items() if v is not None}
+        assert got == value
+    # and again after analysis and the review file: the canonical file round-trips
+    assert cli("suggestions", "--study", str(study)).exit_code == 0
+    assert Study(study).returns(1)[0] == stored
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    (b"\xff\xfe{}", r"import-log\.jsonl:2: not UTF-8 text \(byte 0 of the line\)"),
+    (b"[1, 2]", r"import-log\.jsonl:2: not a log entry: a JSON list where an object belongs"),
+    (b"42", r"import-log\.jsonl:2: not a log entry: a JSON number where an object belongs"),
+    (b'{"time": ', r"import-log\.jsonl:2: not a JSON line"),
+    (b"[" * 100_000, r"import-log\.jsonl:2: not a (JSON line|log entry: nested too deep)"),
+    (b"1" * 5000, r"import-log\.jsonl:2: not a JSON line \(Exceeds the limit"),
+], ids=["invalid UTF-8", "a list", "a number", "torn", "deep", "long number"])
+def test_a_damaged_import_log_line_is_named(make_study: Make, tmp_path: Path, cli: Run,
+                                            line: bytes, expected: str) -> None:
+    study = make_study(returns=None)
+    (tmp_path / "a.csv").write_text("code,1.1\nE1,7\n")
+    assert cli("import", str(tmp_path / "a.csv"), "--study", str(study)).exit_code == 0
+    log = study / "rounds/round-1/returns/import-log.jsonl"
+    log.write_bytes(log.read_bytes() + line + b"\n")
+    (tmp_path / "b.csv").write_text("code,1.1\nE2,7\n")
+    before = tree_digest(study)
+    result = cli("import", str(tmp_path / "b.csv"), "--study", str(study))
+    assert result.exit_code == 2
+    assert re.search(r"^error: rounds/round-1/returns/" + expected, result.stderr, re.M), \
+        result.stderr
+    assert tree_digest(study) == before
+
+
+def test_two_imports_at_the_same_moment_both_land(make_study: Make, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first import is held inside its write while the second starts: without the round's
+    intake lock the second would merge into the old returns and lose the first one's."""
+    import delphi.store.intake as intake
+
+    study = make_study(returns=None)
+    (tmp_path / "a.csv").write_text("code,1.1\nE1,7\n")
+    (tmp_path / "b.csv").write_text("code,1.1\nE2,8\n")
+    first_writing, release = threading.Event(), threading.Event()
+    real = intake.atomic_write
+
+    def slow_write(texts: dict[Path, str]) -> None:
+        if not first_writing.is_set():
+            first_writing.set()
+            release.wait(10)
+        real(texts)
+
+    monkeypatch.setattr(intake, "atomic_write", slow_write)
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            intake.import_files(Study(study).validated(), [tmp_path / name])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    a = threading.Thread(target=run, args=("a.csv",))
+    a.start()
+    assert first_writing.wait(10)
+    b = threading.Thread(target=run, args=("b.csv",))
+    b.start()
+    b.join(0.5)  # b waits for the lock (or, without one, would finish now and be lost)
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert not errors
+    assert [r.code for r in Study(study).returns(1)] == ["E1", "E2"]
+
+
+def test_an_import_killed_at_any_moment_loses_nothing(make_study: Make, tmp_path: Path) -> None:
+    """Kill ``delphi import`` at random points: the returns file is always whole, and the file
+    imported afterwards is never 'already imported' while its return is missing."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    study = make_study()  # round 1 has E1, E2 and U1 in returns.csv
+    (tmp_path / "late.csv").write_text("code,1.1,comment:1.1\nU2,4,'Tis late\n")
+    command = [sys.executable, "-m", "delphi", "import", str(tmp_path / "late.csv"),
+               "--study", str(study)]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    chance = random.Random(19)
+    for _ in range(5):
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(chance.uniform(0.1, 0.9))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        codes = [r.code for r in Study(study).returns(1)]  # whole, never half-written
+        assert codes[:3] == ["E1", "E2", "U1"]
+        if codes == ["E1", "E2", "U1", "U2"]:
+            break
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    (late,) = [r for r in Study(study).returns(1) if r.code == "U2"]
+    assert late.comments == {"1.1": "'Tis late"}
+    assert not list((study / "rounds/round-1/returns").rglob(".*.tmp"))
