@@ -1,4 +1,4 @@
-"""Consensus rules and stability: worked examples, and independent numpy/scipy computations
+"""Consensus rules: worked examples, and independent numpy/scipy computations
 on random ratings. Quantiles in these tests use numpy's "linear" (R type 7), the default."""
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats as sps
 
 from delphi.core.models import Band, ConsensusRule
 from delphi.core.rules import disagree, item_verdict, verdict
-from delphi.core.stability import net_change, stability, weighted_kappa, wilcoxon
 from tests.conftest import STUDY_YAML, Result
 
 Run = Callable[..., Result]
@@ -129,53 +127,6 @@ def oracle(rule: str, ratings: list[int]) -> str | None:
        rule=st.sampled_from(["banded", "comet", "rand-ucla", "iqr"]))
 def test_rules_match_an_independent_computation(ratings: list[int], rule: str) -> None:
     assert judge(rule, ratings) == oracle(rule, ratings)
-
-
-@settings(max_examples=200, deadline=None)
-@given(pairs=st.lists(st.tuples(st.integers(1, 9), st.integers(1, 9)), min_size=1,
-                      max_size=80))
-def test_wilcoxon_matches_scipy(pairs: list[tuple[int, int]]) -> None:
-    z, p = wilcoxon(pairs)
-    diffs = [b - a for a, b in pairs]
-    if not any(diffs):
-        assert z is None and p is None
-        return
-    expected = sps.wilcoxon([b for _, b in pairs], [a for a, _ in pairs], zero_method="wilcox",
-                            correction=False, method="approx")
-    assert p == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-12)
-
-
-@settings(max_examples=200, deadline=None)
-@given(pairs=st.lists(st.tuples(st.integers(1, 9), st.integers(1, 9)), min_size=2,
-                      max_size=80))
-def test_weighted_kappa_matches_a_matrix_computation(pairs: list[tuple[int, int]]) -> None:
-    k = 9
-    observed = np.zeros((k, k))
-    for a, b in pairs:
-        observed[a - 1, b - 1] += 1
-    observed /= observed.sum()
-    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0))
-    weights = np.abs(np.subtract.outer(np.arange(k), np.arange(k))) / (k - 1)
-    denominator = (weights * expected).sum()
-    value = weighted_kappa(pairs, 1, 9)
-    if denominator == 0:
-        assert value in (1.0, None)
-    else:
-        assert value == pytest.approx(1 - (weights * observed).sum() / denominator)
-
-
-def test_stability_worked_example() -> None:
-    before = [7, 7, 8, 5, 2]
-    after = [7, 8, 8, 7, 3]
-    pairs = list(zip(before, after, strict=True))
-    # Distributions: {2,5,7,7,8} -> {3,7,7,8,8}: 2 and 5 go, 3 and 8 come: net change 40 %.
-    assert net_change(before, after) == pytest.approx(0.4)
-    s = stability(1, before, after, pairs, 7.0, BANDS, 1, 9)
-    assert s.pairs == 5
-    assert s.changed_band == pytest.approx(0.2)  # 5 -> 7 only
-    assert s.stable is False
-    # Changed: 7->8 (away from 7), 5->7 (towards), 2->3 (towards): two of three.
-    assert s.towards_median == pytest.approx(2 / 3)
 
 
 # ---------------------------------------------------------------- in the analysis and CLI

@@ -12,9 +12,12 @@ from rich.text import Text
 from delphi.core.analysis import ItemResult, RoundResult
 from delphi.core.feedback import pct
 from delphi.core.models import Manifest, Settings
+from delphi.core.stability import criterion, notes, p_text, value_text
 from delphi.core.stats import round_half_up
 from delphi.core.status import RoundStatus
 
+STATISTIC_HEADINGS = {"net-change": "Net change", "kappa": "Kappa", "lambda": "Lambda",
+                      "chi-square-individual": "Chi² (ind.)", "chi-square-group": "Chi² (group)"}
 AGREE_MARK = "✔"
 DIVERGE_MARK = "◆"
 
@@ -197,21 +200,27 @@ def status_view(status: RoundStatus, names: bool = False) -> RenderableType:
 
 
 def stability_table(items: list[ItemResult], settings: Settings) -> Table:
-    """Stability since the previous round, one row per item asked in both."""
+    """Stability since the previous round by the study's statistic, one row per item."""
+    rule = settings.stability
     shown = [i for i in items if i.stability]
     previous = shown[0].stability.previous_round if shown[0].stability else 0
-    table = Table(title=f"Stability since round {previous} (stable: net change below "
-                  f"{pct(settings.stability.limit)})", title_justify="left", show_edge=False,
-                  pad_edge=False)
-    for heading in ("Item", "Pairs", "Changed band", "Net change", "Stable", "Kappa (lin.)",
-                    "Wilcoxon p", "Towards median"):
-        table.add_column(heading, justify="left" if heading == "Item" else "right")
+    table = Table(title=f"Stability since round {previous} (stable: {criterion(rule)})",
+                  title_justify="left", show_edge=False, pad_edge=False)
+    noted = {i.id: "; ".join(notes(i.stability, rule)) for i in shown if i.stability}
+    headings = ["Item", "Pairs", "Unchanged", "Changed band", STATISTIC_HEADINGS[rule.statistic],
+                "Stable", "Wilcoxon p", "Towards median"]
+    if any(noted.values()):
+        headings.append("Note")
+    for heading in headings:
+        table.add_column(heading, justify="left" if heading in ("Item", "Note") else "right")
     for item in shown:
         s = item.stability
         assert s is not None
-        table.add_row(item.id, str(s.pairs), pct(s.changed_band), pct(s.net_change),
-                      Text(AGREE_MARK, style="green") if s.stable else "",
-                      num(s.kappa, 2), num(s.wilcoxon_p, 3), pct(s.towards_median))
+        cells: list[str | Text] = [
+            item.id, str(s.pairs), pct(s.unchanged), pct(s.changed_band), value_text(s, rule),
+            Text(AGREE_MARK, style="green") if s.stable else "", p_text(s.wilcoxon_p),
+            pct(s.towards_median), Text(noted[item.id], style="yellow")]
+        table.add_row(*cells[:len(headings)])
     return table
 
 

@@ -71,6 +71,7 @@ class RoundResult(BaseModel):
     items: list[ItemResult]
     quartiles: str
     consensus_rule: dict[str, Any]
+    stability_rule: dict[str, Any]
     divergence_threshold: float
     manifest_hash: str
 
@@ -85,7 +86,8 @@ class RoundResult(BaseModel):
             entry = {"id": it.id, "section": it.section, "kind": it.kind, **stats(it),
                      "groups": {g: {**stats(gs), "rank": gs.rank} for g, gs in it.groups.items()},
                      "divergent": it.divergent, "rank": it.rank, "text": it.text,
-                     "stability": it.stability.model_dump() if it.stability else None}
+                     "stability": (it.stability.model_dump(by_alias=True) if it.stability
+                                   else None)}
             if it.rules is not None:
                 entry["rules"] = dict(it.rules)
             items.append(entry)
@@ -100,6 +102,7 @@ class RoundResult(BaseModel):
             "items": items,
             "quartiles": self.quartiles,
             "consensus_rule": self.consensus_rule,
+            "stability_rule": self.stability_rule,
             "divergence": {"threshold": self.divergence_threshold},
             "manifest_hash": self.manifest_hash,
         }
@@ -195,6 +198,7 @@ def analyse_round(settings: Settings, manifest: Manifest, roster: Roster,
     return RoundResult(
         study=manifest.study, round=manifest.round, response=response, items=items,
         quartiles=method, consensus_rule=settings.consensus.model_dump(),
+        stability_rule=settings.stability.in_force(),
         divergence_threshold=settings.divergence.threshold, manifest_hash=manifest.hash,
     )
 
@@ -218,12 +222,9 @@ def _with_stability(items: list[ItemResult], returns: Sequence[PanelReturn],
         new = {r.code: r.ratings[item.id] for r in returns
                if r.ratings.get(item.id) is not None}
         pairs = [(old[c], v) for c, v in new.items() if c in old and v is not None]
-        old_values = list(old.values())
-        previous_median = quantile(Counter(old_values), 0.5, settings.quartiles)
-        item_stability = stability(
-            previous_round, old_values, [v for v in new.values() if v is not None], pairs,
-            previous_median, settings.bands, settings.scale.min, settings.scale.max,
-            settings.stability.limit)
+        previous_median = quantile(Counter(old.values()), 0.5, settings.quartiles)
+        item_stability = stability(previous_round, pairs, previous_median, settings.bands,
+                                   settings.stability)
         out.append(item.model_copy(update={"stability": item_stability}))
     return out
 

@@ -139,12 +139,79 @@ class FeedbackSettings(Strict):
                              "and the ranking results")
 
 
-class StabilitySettings(Strict):
-    """``stability:``: when an item counts as stable, and whether consensus must also be."""
+StabilityName = Literal["net-change", "kappa", "lambda", "chi-square-individual",
+                        "chi-square-group"]
 
-    limit: float = Field(0.15, gt=0, le=1, description="net change below this is stable")
+_STABILITY_DEFAULTS: dict[str, float] = {
+    "net-change": 0.15, "kappa": 0.6, "lambda": 0.6, "chi-square-individual": 0.05,
+    "chi-square-group": 0.05}
+_STABILITY_KEY = {"net-change": "limit", "kappa": "threshold", "lambda": "threshold",
+                  "chi-square-individual": "alpha", "chi-square-group": "alpha"}
+
+
+class StabilitySettings(Strict):
+    """``stability:``: the statistic that decides when an item is stable, and its cut-off.
+
+    ``required`` makes the stop rule need stability as well as consensus. The statistics are
+    defined in :mod:`delphi.core.stability`. ``stability: kappa`` is short for
+    ``stability: {statistic: kappa}``.
+    """
+
+    statistic: StabilityName = Field("net-change", description="the statistic reported and "
+                                     "decided with")
+    limit: float | None = Field(None, gt=0, le=1, description="net-change: stable below this "
+                                "share (default 0.15)")
+    weights: Literal["linear", "quadratic"] | None = Field(
+        None, description="kappa: disagreement weights (default quadratic)")
+    threshold: float | None = Field(None, gt=-1, le=1, description="kappa, lambda: stable at "
+                                    "or above this (default 0.6)")
+    alpha: float | None = Field(None, gt=0, lt=1, description="chi-square tests: significance "
+                                "level (default 0.05)")
     required: bool = Field(False, description="stop rule: an item drops out only once it has "
                                               "reached consensus and is stable")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"statistic": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _keys_of_the_statistic(self) -> StabilitySettings:
+        own = _STABILITY_KEY[self.statistic]
+        for key in ("limit", "threshold", "alpha"):
+            if key != own and getattr(self, key) is not None:
+                raise ValueError(f"{key} does not apply to statistic {self.statistic}; its "
+                                 f"cut-off is {own}")
+        if self.weights is not None and self.statistic != "kappa":
+            raise ValueError(f"weights apply to kappa only, not to {self.statistic}")
+        if self.statistic == "lambda" and self.threshold is not None and self.threshold < 0:
+            raise ValueError(f"threshold {self.threshold:g}: lambda lies between 0 and 1")
+        return self
+
+    @property
+    def cutoff(self) -> float:
+        """The limit, threshold or alpha in force (the study's or the default)."""
+        value: float | None = getattr(self, self.cutoff_key)
+        return _STABILITY_DEFAULTS[self.statistic] if value is None else value
+
+    @property
+    def cutoff_key(self) -> str:
+        """The name of the statistic's cut-off: limit, threshold or alpha."""
+        return _STABILITY_KEY[self.statistic]
+
+    def in_force(self) -> dict[str, Any]:
+        """The settings with their defaults filled in, e.g. for the JSON's readers."""
+        out: dict[str, Any] = {"statistic": self.statistic}
+        if self.statistic == "kappa":
+            out["weights"] = self.kappa_weights
+        out[self.cutoff_key] = self.cutoff
+        out["required"] = self.required
+        return out
+
+    @property
+    def kappa_weights(self) -> Literal["linear", "quadratic"]:
+        """The kappa weights in force."""
+        return self.weights or "quadratic"
 
 
 class Settings(Strict):
