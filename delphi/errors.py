@@ -1,13 +1,23 @@
-"""The one family of errors a user can cause.
+"""The one family of errors a user can cause, and the exit statuses of the command line.
 
 Every error carries one or more :class:`Problem` lines of the form
 ``file:line: field: message``. The CLI catches :class:`DelphiError` in one place,
-prints the problems to stderr and exits with status 2; nothing else is translated.
+prints the problems to stderr and exits with :attr:`ExitStatus.ERROR`; nothing else is
+translated.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """What ``delphi`` exits with (as httpie names its exit statuses)."""
+
+    OK = 0  # done, or stopped on purpose (a question answered "no")
+    ERROR = 2  # a problem in the input, the options or the study's state: nothing was written
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 
 def dotted(loc: tuple[str | int, ...]) -> str:

@@ -75,13 +75,6 @@ def test_validate_passes_on_the_tiny_study(make_study: Make, cli: Run) -> None:
     assert "valid" in result.stdout
 
 
-def test_every_command_has_help_with_an_example(cli: Run) -> None:
-    for command in ("analyse", "validate"):
-        result = cli(command, "--help")
-        assert result.exit_code == 0
-        assert "Example:" in result.stdout
-
-
 # ---------------------------------------------------------------- every bad input
 
 BAD_INPUTS = {

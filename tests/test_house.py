@@ -88,3 +88,26 @@ def test_only_the_harfbuzz_subset_notice_is_tolerated() -> None:
     other = record("unrelated", name="delphi")
     assert weasyprint_warnings([notice, glyph, fetch, other]) == [glyph.getMessage(),
                                                                   fetch.getMessage()]
+
+
+def test_every_exit_status_is_named() -> None:
+    """``typer.Exit``, ``SystemExit`` and ``sys.exit`` in delphi/ take an ``ExitStatus``."""
+    bare = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = ast.unparse(node.func)
+            if name not in {"typer.Exit", "SystemExit", "sys.exit", "Exit", "exit"}:
+                continue
+            args = node.args or [k.value for k in node.keywords]
+            if not (args and ast.unparse(args[0]).startswith("ExitStatus.")):
+                bare.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    assert bare == []
+
+
+def test_exit_statuses_are_those_the_readme_promises() -> None:
+    from delphi.errors import ExitStatus
+
+    assert [(s.name, int(s)) for s in ExitStatus] == [("OK", 0), ("ERROR", 2),
+                                                      ("INTERRUPTED", 130)]

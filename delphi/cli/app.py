@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from delphi.errors import DelphiError
+from delphi.errors import DelphiError, ExitStatus
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -20,11 +20,6 @@ if TYPE_CHECKING:
 
 # The commands import delphi.actions (pydantic models, the store, rendering) when they run,
 # not when the CLI starts, so that `delphi --help` starts quickly.
-
-# Named exit codes (as httpie does): 2 is every error the user can fix.
-EXIT_OK = 0
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 class _Commands(TyperGroup):
     """The one place where user errors become a message and an exit status."""
@@ -38,10 +33,10 @@ class _Commands(TyperGroup):
             err = console(stderr=True)
             for problem in exc.problems:
                 err.print(f"error: {problem}", markup=False, soft_wrap=True)
-            raise typer.Exit(EXIT_ERROR) from None
+            raise typer.Exit(ExitStatus.ERROR) from None
         except KeyboardInterrupt:
             console(stderr=True).print("interrupted; nothing was half-written", markup=False)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
 
 
 app = typer.Typer(
@@ -367,7 +362,7 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
         return
     if not dry_run and not yes and not typer.confirm("Send now?", default=False):
         out.print("Nothing was sent.")
-        raise typer.Exit(0)
+        raise typer.Exit(ExitStatus.OK)
     rate = rate or run.default_rate
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=err,
@@ -387,7 +382,7 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
     if outcome.failed:
         err.print(f"{len(outcome.failed)} could not be sent: correct their addresses in the "
                   "roster and run the command again.", style="bold red")
-        raise typer.Exit(EXIT_ERROR)
+        raise typer.Exit(ExitStatus.ERROR)
 
 
 DryRunOption = Annotated[bool, typer.Option(
@@ -494,7 +489,7 @@ def validate(study: StudyOption = Path(".")) -> None:
             err.print(str(problem), markup=False, soft_wrap=True)
         noun = "problem" if len(problems) == 1 else "problems"
         err.print(f"{len(problems)} {noun} found.", style="bold red")
-        raise typer.Exit(EXIT_ERROR)
+        raise typer.Exit(ExitStatus.ERROR)
     console().print(f"{study}: the study folder is valid.", markup=False)
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from delphi import actions
 from delphi.actions.intake import EntryForm
 from delphi.core.models import PanelReturn
+from delphi.errors import ExitStatus
 
 BACK, QUIT = "b", "q"
 
@@ -30,7 +31,7 @@ def enter_interactively(study: Path, code: str, round: int | None, replace: bool
     _show_summary(form, ratings, comments, suggestions, out)
     if not typer.confirm("Save this return?", default=False):
         out.print("Nothing was saved.")
-        raise typer.Exit(0)
+        raise typer.Exit(ExitStatus.OK)
     entered = PanelReturn(code=form.code, ratings=ratings, comments=comments,
                           suggestions=suggestions)
     report = actions.enter_return(form.study, form.round, entered, replace=form.replace)
@@ -53,7 +54,7 @@ def _ask_ratings(form: EntryForm, out: Console) -> dict[str, int | None]:
                            show_default=current is not None).strip().lower()
         if raw == QUIT:
             out.print("Stopped; nothing was saved.")
-            raise typer.Exit(0)
+            raise typer.Exit(ExitStatus.OK)
         if raw == BACK:
             index = max(0, index - 1)
             continue
