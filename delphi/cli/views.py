@@ -11,6 +11,7 @@ from rich.text import Text
 
 from delphi.core.analysis import ItemResult, RoundResult
 from delphi.core.feedback import pct
+from delphi.core.history import in_rank_order
 from delphi.core.models import Manifest, Settings
 from delphi.core.stability import criterion, notes, p_text, value_text
 from delphi.core.stats import round_half_up
@@ -98,8 +99,7 @@ def ranking_table(title: str, items: Iterable[ItemResult], settings: Settings) -
         table.add_column(group.id.capitalize(), justify="right", no_wrap=True)
     table.add_column("All", justify="right", no_wrap=True)
     table.add_column("n", justify="right")
-    ordered = sorted(items, key=lambda i: (i.rank is None, i.rank or 0))
-    for item in ordered:
+    for item in in_rank_order(items):
         cells = [f"{num(s.median)} ({num(s.mean)})" for s in item.groups.values()]
         table.add_row("–" if item.rank is None else str(item.rank), short(item.text), *cells,
                       Text(f"{num(item.median)} ({num(item.mean)})", style="bold"),

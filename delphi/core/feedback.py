@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from delphi.core.analysis import ItemResult, RoundResult
+from delphi.core.history import first_consensus, latest_rankings
 from delphi.core.models import Manifest, PanelReturn, Settings
 from delphi.core.stats import round_half_up
 
@@ -79,9 +80,13 @@ def fmt(value: float | None) -> str:
     return "–" if value is None else str(round_half_up(value))
 
 
-def pct(share: float | None) -> str:
-    """A share as a whole percentage, rounded half up (0.125 -> 13%)."""
-    return "–" if share is None else f"{round_half_up(share * 100, 0)}%"
+def pct(share: float | None, places: int = 0, sign: str = "%") -> str:
+    """A share as a percentage rounded half up: ``0.125`` -> ``13%``; ``places=1`` -> ``12.5%``.
+
+    The questionnaire, its charts and the terminal print whole percentages; the report one
+    decimal with ``sign=" %"``, as the reference study prints them.
+    """
+    return "–" if share is None else f"{round_half_up(share * 100, places)}{sign}"
 
 
 def divergence_statement(item: ItemResult, settings: Settings) -> str | None:
@@ -128,32 +133,15 @@ def own_ratings(manifest: Manifest, returns: Sequence[PanelReturn]) -> dict[str,
 
 def earlier_consensus(results: Sequence[RoundResult]) -> list[EarlierConsensus]:
     """Rating items that reached consensus, with the round they reached it in."""
-    seen: dict[str, EarlierConsensus] = {}
-    for result in sorted(results, key=lambda r: r.round):
-        for item in result.items:
-            if item.kind == "rating" and item.consensus and item.id not in seen:
-                seen[item.id] = EarlierConsensus(
-                    id=item.id, text=item.text, round=result.round, band=item.consensus,
-                    share=item.bands.get(item.consensus) or 0.0)
-    return list(seen.values())
+    return [EarlierConsensus(id=r.item.id, text=r.item.text, round=r.round, band=r.band,
+                             share=r.item.bands.get(r.band) or 0.0)
+            for r in first_consensus(results)]
 
 
 def ranking_feedback(results: Sequence[RoundResult], manifest_titles: dict[str, str]
                      ) -> list[RankingFeedback]:
     """The latest results of each ranking section, options in rank order."""
-    latest: dict[str, tuple[int, list[ItemResult]]] = {}
-    for result in sorted(results, key=lambda r: r.round):
-        sections: dict[str, list[ItemResult]] = {}
-        for item in result.items:
-            if item.kind == "ranking":
-                sections.setdefault(item.section, []).append(item)
-        for section, items in sections.items():
-            latest[section] = (result.round, items)
-    out = []
-    for section, (round_no, items) in latest.items():
-        ordered = sorted(items, key=lambda i: (i.rank is None, i.rank or 0))
-        out.append(RankingFeedback(
-            title=manifest_titles.get(section, section), round=round_no,
-            options=[RankedOption(rank=i.rank, text=i.text, median=i.median, mean=i.mean)
-                     for i in ordered]))
-    return out
+    return [RankingFeedback(
+        title=manifest_titles.get(items[0].section, items[0].section), round=round_no,
+        options=[RankedOption(rank=i.rank, text=i.text, median=i.median, mean=i.mean)
+                 for i in items]) for round_no, items in latest_rankings(results)]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from delphi.core.analysis import ItemResult, RoundResult
 from delphi.core.feedback import EarlierConsensus, earlier_consensus
+from delphi.core.history import first_consensus, latest_rankings
 from delphi.core.models import Manifest, PanelReturn, Roster, Settings
 from delphi.core.rules import RULES
 from delphi.core.status import Attrition, Counts, round_status
@@ -200,37 +201,19 @@ def _rankings(manifests: Mapping[int, Manifest],
               ordered: Sequence[RoundResult]) -> list[RankingBlock]:
     """Each ranking section's results from the last round it was asked in."""
     titles = {s.id: s.title for m in manifests.values() for s in m.sections}
-    rankings: dict[str, RankingBlock] = {}
-    for result in ordered:
-        sections: dict[str, list[ItemResult]] = {}
-        for item in result.items:
-            if item.kind == "ranking":
-                sections.setdefault(item.section, []).append(item)
-        for section, items in sections.items():
-            rows = sorted(items, key=lambda i: (i.rank is None, i.rank or 0))
-            rankings[section] = RankingBlock(
-                section=section, title=titles.get(section, section), round=result.round,
-                rows=[RankedRow(id=i.id, text=i.text, rank=i.rank, median=i.median,
-                                mean=i.mean,
-                                groups={g: (s.median, s.mean, s.rank)
-                                        for g, s in i.groups.items()}) for i in rows])
-    return list(rankings.values())
+    return [RankingBlock(
+        section=rows[0].section, title=titles.get(rows[0].section, rows[0].section),
+        round=round_no,
+        rows=[RankedRow(id=i.id, text=i.text, rank=i.rank, median=i.median, mean=i.mean,
+                        groups={g: (s.median, s.mean, s.rank) for g, s in i.groups.items()})
+              for i in rows]) for round_no, rows in latest_rankings(ordered)]
 
 
 def _group_consensus(settings: Settings,
                      ordered: Sequence[RoundResult]) -> dict[str, list[GroupConsensus]]:
     """Per group, the rating items that reached consensus within it, first round only."""
-    group_consensus: dict[str, list[GroupConsensus]] = {g: [] for g in settings.group_ids}
-    for g in settings.group_ids:
-        seen: set[str] = set()
-        for result in ordered:
-            for item in result.items:
-                stats = item.groups.get(g)
-                if item.kind == "rating" and stats and stats.consensus and item.id not in seen:
-                    seen.add(item.id)
-                    group_consensus[g].append(GroupConsensus(
-                        id=item.id, text=item.text, round=result.round, band=stats.consensus))
-    return group_consensus
+    return {g: [GroupConsensus(id=r.item.id, text=r.item.text, round=r.round, band=r.band)
+                for r in first_consensus(ordered, group=g)] for g in settings.group_ids}
 
 
 def _last_seen(ordered: Sequence[RoundResult]) -> dict[str, tuple[int, ItemResult]]:

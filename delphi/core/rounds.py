@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from delphi.core.analysis import RoundResult
+from delphi.core.history import first_consensus
 from delphi.core.models import (
     ItemBank,
     Manifest,
@@ -79,17 +80,9 @@ def plan_round(settings: Settings, bank: ItemBank, roster: Roster, round_no: int
     if both:
         raise DelphiError(Problem(f"item {both[0]} is given to both --keep and --drop"))
 
-    reached: dict[str, str] = {}
     need_stable = settings.stability.required
-    for result in sorted(earlier, key=lambda r: r.round):
-        for item in result.items:
-            if item.kind != "rating" or not item.consensus or item.id in reached:
-                continue
-            if not need_stable:
-                reached[item.id] = f"consensus ({item.consensus}) in round {result.round}"
-            elif item.stability is not None and item.stability.stable:
-                reached[item.id] = (f"consensus ({item.consensus}) and stable in round "
-                                    f"{result.round}")
+    reached = {r.item.id: f"consensus ({r.band}) {'and stable ' if need_stable else ''}in round "
+                          f"{r.round}" for r in first_consensus(earlier, stable=need_stable)}
     dropped = {i: why for i, why in reached.items() if i not in keep}
     dropped.update({i: "dropped by the coordinator (--drop)" for i in drop})
     manifest = build_manifest(settings, bank, roster, round_no, exclude=dropped)

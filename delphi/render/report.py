@@ -1,11 +1,18 @@
-"""The report as Markdown, HTML (Jinja2, autoescaped) and PDF (weasyprint)."""
+"""The report as Markdown, HTML (Jinja2, autoescaped) and PDF (weasyprint).
+
+The HTML template ``report.html.j2`` gets exactly the fields of :class:`ReportContext` (and the
+environment's ``fmt`` and ``pct``); a test checks that it uses no other name and leaves none
+unused.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict
 
+from delphi.core import feedback
 from delphi.core.analysis import RoundResult
 from delphi.core.feedback import fmt, item_feedback
 from delphi.core.report import ReportData
@@ -18,8 +25,8 @@ LARGEST = 8  # subgroup differences listed even when none passes the FDR thresho
 
 
 def pct(value: float | None) -> str:
-    """A share as a percentage with one decimal, as the reference study prints them."""
-    return "–" if value is None else f"{value * 100:.1f} %"
+    """A share as the report prints it: one decimal, rounded half up (``12.5 %``)."""
+    return feedback.pct(value, places=1, sign=" %")
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -103,14 +110,34 @@ def charts(results: dict[int, RoundResult], data: ReportData) -> dict[str, Marku
     return out
 
 
+class ReportContext(BaseModel):
+    """The documented context of ``report.html.j2``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    d: ReportData  # everything the report shows (delphi/core/report.py)
+    labels: dict[str, str]  # stakeholder group id -> label, in display order
+    charts: dict[str, Markup]  # rating item id -> SVG band chart of its last round
+    method: str  # the methods paragraph
+    checklist: list[tuple[str, str]]  # (reporting item, what this study did)
+    largest: list[str]  # sentences on the largest subgroup differences, for caution
+
+
+def report_context(data: ReportData, results: dict[int, RoundResult]) -> ReportContext:
+    """What the report's HTML template is given."""
+    return ReportContext(d=data, labels={g.id: g.label for g in data.settings.groups},
+                         charts=charts(results, data), method=data.method(),
+                         checklist=data.checklist(),
+                         largest=[sentence(f) for f in data.subgroups[:LARGEST]])
+
+
 def html(study_root: Path, data: ReportData, results: dict[int, RoundResult]) -> str:
     """The report as HTML."""
     env = make_environment(study_root)
     env.globals.update(pct=pct)
+    context = report_context(data, results)
     return env.get_template(TEMPLATE).render(
-        d=data, labels={g.id: g.label for g in data.settings.groups},
-        charts=charts(results, data), method=data.method(), checklist=data.checklist(),
-        largest=[sentence(f) for f in data.subgroups[:LARGEST]])
+        {name: getattr(context, name) for name in ReportContext.model_fields})
 
 
 def pdf(study_root: Path, html_text: str) -> bytes:
