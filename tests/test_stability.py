@@ -408,3 +408,46 @@ def test_kappa_decides_the_stop_rule_and_the_terminal_shows_it(make_study: Make,
     assert "1.00" in row and "✔" in row
     assert cli("new-round", "--study", str(root), "--workers", "1").exit_code == 0
     assert Study(root).manifest(3).item_ids() == ["1.2"]
+
+
+def test_report_and_workbook_show_the_studys_statistic(tmp_path: Path, cli: Run) -> None:
+    study = SCALE_4.format(title="Vignette").replace(
+        "stability: {statistic: kappa, weights: quadratic}",
+        "stability: {statistic: chi-square-individual, alpha: 0.05}")
+    root = long_study(tmp_path / "vignette", read_long(PEER / "vignette_delphi_rounds.csv"),
+                      study)
+    out = tmp_path / "out"
+    result = cli("report", "--study", str(root), "--format", "md,xlsx,json", "--output",
+                 str(out))
+    assert result.exit_code == 0, result.stderr
+    md = (out / "report.md").read_text()
+    method = md.split("## Method\n\n")[1].split("\n")[0]
+    assert ("Stability between consecutive rounds was judged over the panellists who rated an "
+            "item in both rounds, by the individual chi-square test (Chaffin & Talley 1980) "
+            "significant at p < 0.05") in method
+    section = md.split("## Stability between rounds\n\n")[1].split("\n## ")[0]
+    assert "Round 2: 5 of 6 items stable; round 3: 4 of 5 items stable." in section
+    assert "| Item | Rounds | Pairs | Unchanged | Chi² (individual) | Stable | Note |" in section
+    # S3, rounds 2 to 3: everyone kept their rating, 1 or 2: a perfect 2 x 2 association has
+    # chi-square n = 9 with 1 df. S6: everyone changed, by a fixed permutation of 1-4: a
+    # perfect 4 x 4 association, chi-square n (k - 1) = 27 with 9 df, "stable" though nobody
+    # kept a rating (the critique of this test).
+    assert "| S3 | 2–3 | 9 | 100.0 % | 9.00 (1 df), p 0.003 | yes | expected < 5 |" in section
+    assert "| S6 | 2–3 | 9 | 0.0 % | 27.00 (9 df), p 0.001 | yes | expected < 5 |" in section
+    # S2 in round 3 is unanimous: the test cannot be computed, and not everyone kept theirs.
+    assert "| S2 | 2–3 | 9 | 88.9 % | – | – | a round used one rating |" in section
+
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(out / "report.xlsx")["Stability"]
+    cells = list(sheet.iter_rows(values_only=True))
+    assert cells[0][0] == ("Stable: individual chi-square test (Chaffin & Talley 1980) "
+                           "significant at p < 0.05 (the ratings depend on the previous "
+                           "round's)")
+    header = cells[1]
+    assert header[7] == "Chi² (individual) p (the study's)"
+    s3 = next(row for row in cells[2:] if row[:3] == (3, 2, "S3"))
+    assert s3[7] == pytest.approx(sps.chi2.sf(9, 1)) and s3[8] is True
+    assert s3[header.index("lambda")] == 1 and s3[header.index("kappa_quadratic")] == 1
+    data = json.loads((out / "report.json").read_text())
+    assert {"lambda", "kappa_quadratic", "caveats"} <= set(data["stability"][0]["figures"])

@@ -13,12 +13,10 @@ from delphi.core.analysis import ItemResult, RoundResult
 from delphi.core.feedback import pct
 from delphi.core.history import in_rank_order
 from delphi.core.models import Manifest, Settings
-from delphi.core.stability import criterion, notes, p_text, value_text
+from delphi.core.stability import HEADINGS, criterion, notes, p_text, value_text
 from delphi.core.stats import round_half_up
 from delphi.core.status import RoundStatus
 
-STATISTIC_HEADINGS = {"net-change": "Net change", "kappa": "Kappa", "lambda": "Lambda",
-                      "chi-square-individual": "Chi² (ind.)", "chi-square-group": "Chi² (group)"}
 AGREE_MARK = "✔"
 DIVERGE_MARK = "◆"
 
@@ -207,7 +205,7 @@ def stability_table(items: list[ItemResult], settings: Settings) -> Table:
     table = Table(title=f"Stability since round {previous} (stable: {criterion(rule)})",
                   title_justify="left", show_edge=False, pad_edge=False)
     noted = {i.id: "; ".join(notes(i.stability, rule)) for i in shown if i.stability}
-    headings = ["Item", "Pairs", "Unchanged", "Changed band", STATISTIC_HEADINGS[rule.statistic],
+    headings = ["Item", "Pairs", "Unchanged", "Changed band", HEADINGS[rule.statistic],
                 "Stable", "Wilcoxon p", "Towards median"]
     if any(noted.values()):
         headings.append("Note")

@@ -15,6 +15,7 @@ from delphi.core.feedback import EarlierConsensus, earlier_consensus
 from delphi.core.history import first_consensus, latest_rankings
 from delphi.core.models import Manifest, PanelReturn, Roster, Settings
 from delphi.core.rules import RULES
+from delphi.core.stability import Stability, criterion
 from delphi.core.status import Attrition, Counts, round_status
 from delphi.core.subgroups import Finding, sentence, subgroup_findings
 
@@ -87,6 +88,24 @@ class Divergence(_Frozen):
     medians: dict[str, float | None]
 
 
+class StabilityRow(_Frozen):
+    """An item's stability in a round since the round before."""
+
+    id: str
+    text: str
+    round: int
+    figures: Stability
+
+
+class RoundStability(_Frozen):
+    """How many of the items asked in a round and the one before were stable."""
+
+    round: int
+    previous_round: int
+    items: int
+    stable: int
+
+
 class ReportData(_Frozen):
     """Everything ``delphi report`` shows."""
 
@@ -107,6 +126,30 @@ class ReportData(_Frozen):
     notable: list[str]
     items_added: dict[int, list[str]]
     items_reworded: dict[int, list[str]]
+    stability: list[StabilityRow] = []
+
+    def stability_counts(self) -> list[RoundStability]:
+        """Per round from round 2 on, the items with a stability figure and the stable ones."""
+        rounds: dict[int, list[StabilityRow]] = {}
+        for row in self.stability:
+            rounds.setdefault(row.round, []).append(row)
+        return [RoundStability(round=r, previous_round=rows[0].figures.previous_round,
+                               items=len(rows), stable=sum(1 for x in rows if x.figures.stable))
+                for r, rows in sorted(rounds.items())]
+
+    def stability_counts_text(self) -> str:
+        """How many items were stable per round, as a sentence (empty before round 2)."""
+        text = "; ".join(f"round {c.round}: {c.stable} of {c.items} items stable"
+                         for c in self.stability_counts())
+        return f"{text[:1].upper()}{text[1:]}." if text else ""
+
+    def stability_sentence(self) -> str:
+        """How stability was judged, for the methods paragraph and the checklist."""
+        rule = self.settings.stability
+        return ("Stability between consecutive rounds was judged over the panellists who rated "
+                f"an item in both rounds, by the {criterion(rule)}"
+                + ("; an item dropped out only once it had reached consensus and was stable."
+                   if rule.required else "."))
 
     def method(self) -> str:
         """A methods paragraph, filled from the study's own settings and rounds."""
@@ -135,9 +178,12 @@ class ReportData(_Frozen):
             "definition, overall and per group. From round 2 on each panellist received their "
             "own previous rating, the group median and the interquartile range next to each "
             "item, with a statement where group medians differed by "
-            f"{s.divergence.threshold:g} or more. Items that reached consensus were not asked "
-            f"again; {added} item{'s were' if added != 1 else ' was'} added from panellists' "
-            f"suggestions and {reworded} reworded between rounds. Response: "
+            f"{s.divergence.threshold:g} or more. "
+            + (self.stability_sentence() + " " if len(self.rounds) > 1 or s.stability.required
+               else "")
+            + f"Items that reached consensus{' and were stable' if s.stability.required else ''}"
+            f" were not asked again; {added} item{'s were' if added != 1 else ' was'} added "
+            f"from panellists' suggestions and {reworded} reworded between rounds. Response: "
             + "; ".join(f"round {r.round} {r.overall.returned} of {r.overall.invited} "
                         f"({(r.overall.rate or 0) * 100:.1f} %)" for r in self.response)
             + ".")
@@ -171,6 +217,8 @@ class ReportData(_Frozen):
              "rounds/round-N/results.json and results.csv; this report's exports"),
             ("Stakeholder differences", f"{len(self.divergent)} divergent item-rounds; "
              f"{len(self.notable)} notable subgroup differences"),
+            ("Stability between rounds", self.stability_sentence() + " "
+             + (self.stability_counts_text() or "One round only.")),
             ("Sensitivity to the consensus definition",
              ", ".join(f"{k}: {v}" for k, v in self.rules.items())),
         ]
@@ -294,4 +342,6 @@ def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Man
                    for r in ordered for i in r.items if i.divergent],
         rules=_rules(ordered), subgroups=findings,
         notable=[sentence(f) for f in findings if f.q < alpha],
-        items_added=added, items_reworded=reworded)
+        items_added=added, items_reworded=reworded,
+        stability=[StabilityRow(id=i.id, text=i.text, round=r.round, figures=i.stability)
+                   for r in ordered for i in r.items if i.kind == "rating" and i.stability])

@@ -328,6 +328,11 @@ NAMES: dict[str, str] = {
     "chi-square-group": "group chi-square test (Dajani, Sincoff & Talley 1979)",
 }
 
+HEADINGS: dict[str, str] = {
+    "net-change": "Net change", "kappa": "Kappa", "lambda": "Lambda",
+    "chi-square-individual": "Chi² (individual)", "chi-square-group": "Chi² (group)"}
+"""A column heading for each statistic."""
+
 RELEVANT: dict[str, tuple[Caveat, ...]] = {
     "net-change": (),
     "kappa": ("unanimous_round", "kappa_undefined"),

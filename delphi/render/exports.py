@@ -19,6 +19,7 @@ from delphi.core.analysis import RoundResult
 from delphi.core.cells import starts_formula
 from delphi.core.models import PanelReturn, Roster
 from delphi.core.report import ReportData
+from delphi.core.stability import HEADINGS, chosen, criterion
 from delphi.errors import DelphiError
 
 
@@ -38,7 +39,7 @@ def ratings_csv(returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) ->
 
 def report_json(data: ReportData) -> str:
     """The report's data as JSON."""
-    payload: dict[str, Any] = data.model_dump(mode="json")
+    payload: dict[str, Any] = data.model_dump(mode="json", by_alias=True)
     payload["method"] = data.method()
     payload["checklist"] = [list(pair) for pair in data.checklist()]
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
@@ -87,6 +88,8 @@ def workbook(data: ReportData, results: Mapping[int, RoundResult],
                              s.q1, s.q3, s.iqr, s.mean, *[s.bands.get(b) for b in bands],
                              s.consensus or "", item.divergent,
                              item.rank if group == "all" else item.groups[group].rank])
+    if data.stability:
+        _stability_sheet(book.create_sheet("Stability"), data)
     comments = book.create_sheet("Comments")
     group_of = {p.code: p.group for p in roster.panellists}
     _row(comments, ["round", "code", "group", "item", "comment"])
@@ -100,6 +103,27 @@ def workbook(data: ReportData, results: Mapping[int, RoundResult],
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+STABILITY_COLUMNS = ["net_change", "kappa", "kappa_quadratic", "lambda", "chi2_individual",
+                     "chi2_individual_df", "chi2_individual_p", "chi2_group", "chi2_group_df",
+                     "chi2_group_p", "wilcoxon_z", "wilcoxon_p", "towards_median"]
+
+
+def _stability_sheet(sheet: Any, data: ReportData) -> None:
+    """Each item's stability per round: the study's statistic and verdict first, then all."""
+    rule = data.settings.stability
+    _row(sheet, [f"Stable: {criterion(rule)}"])
+    _row(sheet, ["round", "since round", "item", "text", "pairs", "unchanged", "changed band",
+                 f"{HEADINGS[rule.statistic]}{' p' if rule.cutoff_key == 'alpha' else ''} "
+                 "(the study's)", "stable", "caveats",
+                 *STABILITY_COLUMNS])
+    for x in data.stability:
+        f = x.figures
+        every = f.model_dump(by_alias=True)
+        _row(sheet, [x.round, f.previous_round, x.id, x.text, f.pairs, f.unchanged,
+                     f.changed_band, chosen(f, rule), f.stable, "; ".join(f.caveats),
+                     *[every[c] for c in STABILITY_COLUMNS]])
 
 
 def spss(manifests: Mapping[int, Any], returns: Mapping[int, Sequence[PanelReturn]],

@@ -16,6 +16,7 @@ from delphi.core import feedback
 from delphi.core.analysis import RoundResult
 from delphi.core.feedback import fmt, item_feedback
 from delphi.core.report import ReportData
+from delphi.core.stability import HEADINGS, notes, value_text
 from delphi.core.subgroups import sentence
 from delphi.render.charts import band_chart
 from delphi.render.pdf import Renderer, make_environment
@@ -33,6 +34,23 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
     return out + [""]
+
+
+def stability_table(data: ReportData) -> tuple[str, list[str], list[list[str]]]:
+    """The stability section by the study's statistic: a summary, a table header and rows.
+
+    Every statistic is in report.json and report.xlsx.
+    """
+    rule = data.settings.stability
+    summary = (f"{data.stability_sentence()} {data.stability_counts_text()} Every "
+               "statistic (kappa with both weights, lambda, both chi-square tests, the "
+               "Wilcoxon test) is in report.json and report.xlsx.")
+    header = ["Item", "Rounds", "Pairs", "Unchanged", HEADINGS[rule.statistic], "Stable", "Note"]
+    rows = [[x.id, f"{x.figures.previous_round}–{x.round}", str(x.figures.pairs),
+             pct(x.figures.unchanged), value_text(x.figures, rule),
+             {True: "yes", False: "no", None: "–"}[x.figures.stable],
+             "; ".join(notes(x.figures, rule))] for x in data.stability]
+    return summary, header, rows
 
 
 def markdown(data: ReportData) -> str:
@@ -78,6 +96,10 @@ def markdown(data: ReportData) -> str:
         lines += [f"- {x.id} '{x.text}' (" + ", ".join(f"{b} {pct(v)}" for b, v in
                                                        x.bands.items()) + ")"
                   for x in data.under_half] + [""]
+    if data.stability:
+        summary, header, rows = stability_table(data)
+        lines += ["## Stability between rounds", "", summary, ""]
+        lines += _md_table(header, rows)
     lines += ["## Stakeholder divergence", ""]
     lines += _md_table(["Item", "Round", *labels.values()], [
         [d.id, str(d.round), *[fmt(m) for m in d.medians.values()]] for d in data.divergent])
@@ -121,6 +143,9 @@ class ReportContext(BaseModel):
     method: str  # the methods paragraph
     checklist: list[tuple[str, str]]  # (reporting item, what this study did)
     largest: list[str]  # sentences on the largest subgroup differences, for caution
+    # stability between rounds by the study's statistic: (summary, table header, rows), or
+    # None before round 2
+    stability: tuple[str, list[str], list[list[str]]] | None
 
 
 def report_context(data: ReportData, results: dict[int, RoundResult]) -> ReportContext:
@@ -128,7 +153,8 @@ def report_context(data: ReportData, results: dict[int, RoundResult]) -> ReportC
     return ReportContext(d=data, labels={g.id: g.label for g in data.settings.groups},
                          charts=charts(results, data), method=data.method(),
                          checklist=data.checklist(),
-                         largest=[sentence(f) for f in data.subgroups[:LARGEST]])
+                         largest=[sentence(f) for f in data.subgroups[:LARGEST]],
+                         stability=stability_table(data) if data.stability else None)
 
 
 def html(study_root: Path, data: ReportData, results: dict[int, RoundResult]) -> str:
