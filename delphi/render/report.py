@@ -36,7 +36,17 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out + [""]
 
 
-def stability_table(data: ReportData) -> tuple[str, list[str], list[list[str]]]:
+class StabilityTable(BaseModel):
+    """The report's stability section: a summary paragraph and a table."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def stability_table(data: ReportData) -> StabilityTable:
     """The stability section by the study's statistic: a summary, a table header and rows.
 
     Every statistic is in report.json and report.xlsx.
@@ -50,7 +60,7 @@ def stability_table(data: ReportData) -> tuple[str, list[str], list[list[str]]]:
              pct(x.figures.unchanged), value_text(x.figures, rule),
              {True: "yes", False: "no", None: "–"}[x.figures.stable],
              "; ".join(notes(x.figures, rule))] for x in data.stability]
-    return summary, header, rows
+    return StabilityTable(summary=summary, header=header, rows=rows)
 
 
 def markdown(data: ReportData) -> str:
@@ -97,9 +107,9 @@ def markdown(data: ReportData) -> str:
                                                        x.bands.items()) + ")"
                   for x in data.under_half] + [""]
     if data.stability:
-        summary, header, rows = stability_table(data)
-        lines += ["## Stability between rounds", "", summary, ""]
-        lines += _md_table(header, rows)
+        table = stability_table(data)
+        lines += ["## Stability between rounds", "", table.summary, ""]
+        lines += _md_table(table.header, table.rows)
     lines += ["## Stakeholder divergence", ""]
     lines += _md_table(["Item", "Round", *labels.values()], [
         [d.id, str(d.round), *[fmt(m) for m in d.medians.values()]] for d in data.divergent])
@@ -143,9 +153,7 @@ class ReportContext(BaseModel):
     method: str  # the methods paragraph
     checklist: list[tuple[str, str]]  # (reporting item, what this study did)
     largest: list[str]  # sentences on the largest subgroup differences, for caution
-    # stability between rounds by the study's statistic: (summary, table header, rows), or
-    # None before round 2
-    stability: tuple[str, list[str], list[list[str]]] | None
+    stability: StabilityTable | None  # by the study's statistic; None before round 2
 
 
 def report_context(data: ReportData, results: dict[int, RoundResult]) -> ReportContext:
