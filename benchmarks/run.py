@@ -123,7 +123,7 @@ def whole_command(people: int, items: int) -> tuple[float, float, float]:
     (folder / "panels/panel.yaml").write_text(dump_yaml(roster.model_dump(exclude_none=True)))
     (folder / "rounds/round-1/questionnaire.yaml").write_text(manifest_text(manifest))
     csv_path = folder / "rounds/round-1/returns/returns.csv"
-    csv_path.write_text(returns_csv_text(manifest, returns))
+    csv_path.write_text(returns_csv_text(manifest, returns, settings))
 
     def run(args: list[str]) -> float:
         start = time.perf_counter()

@@ -347,7 +347,8 @@ def generate(root: Path = ROOT, out: Path = ROOT) -> dict[Path, str]:
     return {
         out / "panels" / "panel.yaml": header + dump_yaml({"panellists": people}, flow_leaves=True),
         out / "rounds" / "round-1" / "questionnaire.yaml": manifest_text(manifest),
-        out / "rounds" / "round-1" / "returns" / "returns.csv": returns_csv_text(manifest, returns),
+        out / "rounds" / "round-1" / "returns" / "returns.csv":
+            returns_csv_text(manifest, returns, settings),
     }
 
 
@@ -433,7 +434,7 @@ def generate_full(root: Path = ROOT, out: Path = FULL) -> dict[Path, str]:
     from delphi.store.returns_csv import ReturnsReader
 
     manifest_1 = build_manifest(settings, bank, roster, 1)
-    reader = ReturnsReader(manifest_1, settings.scale)
+    reader = ReturnsReader(manifest_1, settings)
     csv_path = out / "rounds" / "round-1" / "returns" / "returns.csv"
     lines = round_1[csv_path].splitlines()
     reader.read_table("round 1", next(csv.reader([lines[0]])),
@@ -465,7 +466,7 @@ def generate_full(root: Path = ROOT, out: Path = FULL) -> dict[Path, str]:
         previous = returns
         base = out / "rounds" / f"round-{round_no}"
         files[base / "questionnaire.yaml"] = manifest_text(plan.manifest)
-        files[base / "returns" / "returns.csv"] = returns_csv_text(plan.manifest, returns)
+        files[base / "returns" / "returns.csv"] = returns_csv_text(plan.manifest, returns, settings)
     for name in ("study.yaml", "questionnaires/items.yaml"):
         files[out / name] = (root / name).read_text(encoding="utf-8")
     return files

@@ -6,9 +6,20 @@ data of one file; the store adapter turns ``loc`` into a line number.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 
-from delphi.core.models import ItemBank, Manifest, Roster, Settings
+from delphi.core.answers import RatingSpec, resolve
+from delphi.core.models import (
+    AnswerSettings,
+    Band,
+    ItemBank,
+    Manifest,
+    Roster,
+    Scale,
+    Settings,
+    Unsure,
+    bands_problem,
+)
 from delphi.errors import Problem, dotted
 
 
@@ -27,27 +38,84 @@ def _duplicates(entries: Iterable[tuple[Hashable, tuple[str | int, ...]]],
 
 
 
+def check_settings(settings: Settings) -> list[Problem]:
+    """study.yaml's unsure answer fits its scale and bands."""
+    return _unsure_problems(settings.unsure, settings.scale, settings.bands, (), own=True)
+
+
 def check_bank(bank: ItemBank, settings: Settings) -> list[Problem]:
-    """Section and item ids are unique; section anchors lie on the scale."""
+    """Ids are unique; each section's and dimension's rating settings fit what they inherit."""
     problems = _duplicates(((s.id, ("sections", si, "id")) for si, s in enumerate(bank.sections)),
                            "section id")
     problems += _duplicates(
         ((item.id, ("sections", si, "items", ii, "id"))
          for si, s in enumerate(bank.sections) for ii, item in enumerate(s.items)),
         "item id")
+    study = resolve(settings)
     for si, section in enumerate(bank.sections):
-        for key in (section.anchors or {}):
-            if not settings.scale.min <= key <= settings.scale.max:
-                loc = ("sections", si, "anchors")
-                problems.append(Problem(
-                    f"anchor {key} lies outside the scale "
-                    f"{settings.scale.min}-{settings.scale.max}",
-                    field=dotted(loc), loc=loc))
+        if section.kind in ("rating", "ranking"):
+            problems += _layer_problems(section, study, ("sections", si))
+            inherited = resolve(settings, section)
+            for di, dimension in enumerate(section.dimensions or ()):
+                problems += _layer_problems(dimension, inherited,
+                                            ("sections", si, "dimensions", di))
         if section.kind == "rating" and section.rounds is not None:
             loc = ("sections", si, "rounds")
-            problems.append(Problem("rounds: applies to ranking sections only; rating items "
-                                    "are asked until they reach consensus", field=dotted(loc),
-                                    loc=loc))
+            problems.append(Problem("rounds: applies to ranking, choice and open sections only; "
+                                    "rating items are asked until they reach consensus",
+                                    field=dotted(loc), loc=loc))
+    return problems
+
+
+def _layer_problems(layer: AnswerSettings, inherited: RatingSpec,
+                    loc: tuple[str | int, ...]) -> list[Problem]:
+    """A section's or dimension's own settings against the scale and bands it inherits."""
+    problems: list[Problem] = []
+
+    def problem(message: str, *where: str | int) -> None:
+        problems.append(Problem(message, field=dotted(loc + where), loc=loc + where))
+
+    scale = layer.scale or inherited.scale
+    if layer.bands is not None and layer.scale is None:
+        found = bands_problem(layer.bands, scale)
+        if found:
+            problem(f"{found} (the inherited scale is {scale.min}-{scale.max})", "bands")
+    for key in layer.anchors or {}:
+        if not scale.min <= key <= scale.max:
+            problem(f"anchor {key} lies outside the scale {scale.min}-{scale.max}", "anchors")
+    if layer.unsure is False:
+        return problems
+    own = layer.unsure is not None
+    unsure = layer.unsure or inherited.unsure
+    bands = layer.bands if layer.bands is not None else inherited.bands
+    if own or layer.scale is not None or layer.bands is not None:
+        problems += _unsure_problems(unsure, scale, bands, loc, own)
+    return problems
+
+
+def _unsure_problems(unsure: Unsure | None, scale: Scale, bands: Sequence[Band],
+                     loc: tuple[str | int, ...], own: bool) -> list[Problem]:
+    """The unsure code is no scale value; its band is one of the bands."""
+    if unsure is None:
+        return []
+    problems = []
+    inherited = "" if own else " (inherited; set unsure here, or unsure: false)"
+    try:
+        number = int(unsure.code)
+    except ValueError:
+        number = None
+    if number is not None and scale.min <= number <= scale.max:
+        where = loc + (("unsure", "code") if own else ("scale",))
+        problems.append(Problem(
+            f"the unsure code {unsure.code!r} is also a value of the scale "
+            f"{scale.min}-{scale.max}, so a return could not tell them apart{inherited}",
+            field=dotted(where), loc=where))
+    names = [b.name for b in bands]
+    if unsure.band is not None and unsure.band not in names:
+        where = loc + (("unsure", "band") if own else ("bands",))
+        problems.append(Problem(
+            f"unsure band {unsure.band!r} is not one of the bands ({', '.join(names)})"
+            f"{inherited}", field=dotted(where), loc=where))
     return problems
 
 

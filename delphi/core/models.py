@@ -2,8 +2,28 @@
 
 Pure data and the checks that need nothing but the data: these models know nothing of files.
 Every model forbids unknown keys, so a typo in a YAML key fails loudly instead of being ignored.
-Checks that span several files (a panellist's group exists in the settings, say) live in
-:mod:`delphi.core.checks`.
+Checks that span several files (a panellist's group exists in the settings, a section's bands
+tile the scale it inherits from study.yaml, say) live in :mod:`delphi.core.checks`.
+
+How panellists answer (the answer model):
+
+- :class:`AnswerSettings` is the layer of ``scale``, ``anchors``, ``bands``, ``unsure`` and
+  ``divergence`` that :class:`Settings` (study.yaml, the default), a :class:`Section` and a
+  :class:`Dimension` may each set; a lower layer overrides a higher one. ``unsure`` is an
+  :class:`Unsure` ("don't know", "unable to score"), ``false`` in a section to turn the study's
+  off. :func:`delphi.core.answers.resolve` folds the layers into one
+  :class:`~delphi.core.answers.RatingSpec`.
+- A section's ``kind`` is ``rating`` (default), ``ranking``, ``choice`` (one of its
+  :class:`Option` s) or ``open`` (free text). A rating section may rate each statement on
+  several :class:`Dimension` s.
+- A round's :class:`Manifest` records each section's own layer, dimensions and options as asked
+  (:class:`ManifestSection`), and per item the dimensions asked again (:class:`ManifestItem`);
+  :func:`delphi.core.answers.questions` lists every :class:`~delphi.core.answers.Question`
+  of a round: one per item, or one per (item, dimension), each with its **answer key**, the
+  item id or ``<item id>/<dimension id>`` (the wide CSV's column name).
+- A :class:`PanelReturn` holds the answers by answer key: numeric ``ratings``, the keys
+  answered ``unsure``, ``choices`` (option ids) and ``texts`` (open answers);
+  :meth:`PanelReturn.answer` gives any of them as one :class:`Answer`.
 """
 
 from __future__ import annotations
@@ -11,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -74,6 +95,35 @@ class Band(Strict):
     def __contains__(self, rating: int) -> bool:
         return self.min <= rating <= self.max
 
+    def count(self, counts: Mapping[int, int]) -> int:
+        """How many of the ratings ``{rating: count}`` fall in this band."""
+        return sum(c for v, c in counts.items() if self.min <= v <= self.max)
+
+
+def bands_problem(bands: Sequence[Band], scale: Scale | None) -> str | None:
+    """Why ``bands`` do not tile ``scale`` (contiguous, no overlap, no gap), or ``None``."""
+    names = [b.name for b in bands]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        return f"band name {dupes[0]!r} is used twice"
+    ordered = sorted(bands, key=lambda b: b.min)
+    if not ordered:
+        return "at least one band is needed"
+    if scale is not None and ordered[0].min != scale.min:
+        return (f"bands leave a gap: the scale starts at {scale.min}, "
+                f"the first band at {ordered[0].min}")
+    if scale is not None and ordered[-1].max != scale.max:
+        return (f"bands leave a gap: the scale ends at {scale.max}, "
+                f"the last band at {ordered[-1].max}")
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b.min <= a.max:
+            return (f"bands overlap: {a.name!r} ({a.min}-{a.max}) and "
+                    f"{b.name!r} ({b.min}-{b.max})")
+        if b.min > a.max + 1:
+            return (f"bands leave a gap: nothing covers {a.max + 1}-{b.min - 1} "
+                    f"between {a.name!r} and {b.name!r}")
+    return None
+
 
 RuleName = Literal["banded", "comet", "rand-ucla", "iqr"]
 
@@ -89,6 +139,7 @@ class ConsensusRule(Strict):
     threshold: float = Field(0.75, gt=0.5, le=1.0,
                              description="banded: share of raters in one band; above 0.5, so "
                                          "one band at most")
+    strict: bool = Field(False, description="more than the threshold (default: at least)")
     comet_in: float = Field(0.70, gt=0.5, le=1.0)
     comet_against: float = Field(0.15, ge=0.0, lt=0.5)
     comet_out: Literal["mirror", "low-agreement"] = "mirror"
@@ -129,6 +180,116 @@ def _check_anchors(anchors: Anchors, scale: Scale) -> None:
     outside = [k for k in anchors if not scale.min <= k <= scale.max]
     if outside:
         raise ValueError(f"anchor {outside[0]} lies outside the scale {scale.min}-{scale.max}")
+
+
+def _no_bare_number(value: Any, what: str) -> Any:
+    """Ids and codes are text: a YAML number is taken as written only when it is an integer."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be quoted: unquoted yes/no/true/false/on/off are read as "
+                         f'true or false; write "{str(value).lower()}" in quotes '
+                         '(e.g. id: "yes")')
+    if isinstance(value, float):
+        raise ValueError(f'{what} must be quoted so that {value} stays as written: '
+                         f'write "{value}"')
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+class Unsure(Strict):
+    """``unsure:``: an answer that is not a rating ("don't know", "unable to score").
+
+    ``in_denominator`` counts it in the denominator of band shares (default: left out, like
+    no answer); ``band`` also counts it in that band's share (it needs ``in_denominator``).
+    Medians, quartiles and means are always over the numeric ratings only.
+    """
+
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32,
+                                           pattern=r"^[^/,\s]+$")]
+    label: Text
+    in_denominator: bool = False
+    band: Identifier | None = None
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_is_text(cls, value: Any) -> Any:
+        return _no_bare_number(value, "the unsure code")
+
+    @model_validator(mode="after")
+    def _band_needs_denominator(self) -> Unsure:
+        if self.band is not None and not self.in_denominator:
+            raise ValueError(f"band {self.band!r} counts the unsure answers in a band's share, "
+                             "so they must count in the denominator too: add "
+                             "in_denominator: true (or remove band)")
+        return self
+
+
+class Option(Strict):
+    """One option of a ``choice`` section."""
+
+    id: Identifier
+    label: Text
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_is_text(cls, value: Any) -> Any:
+        return _no_bare_number(value, "option ids")
+
+
+def _unique_ids(entries: Sequence[Option] | Sequence[Dimension] | None,
+                what: str) -> None:
+    ids = [e.id for e in entries or ()]
+    dupes = [i for n, i in enumerate(ids) if i in ids[:n]]
+    if dupes:
+        raise ValueError(f"{what} id {dupes[0]!r} is used twice")
+
+
+class AnswerSettings(Strict):
+    """The layer of rating settings a section or a dimension may set (all optional).
+
+    An unset key is inherited: dimension from section, section from study.yaml. Whoever sets
+    ``scale`` sets ``bands`` too (bands that tiled the old scale cannot tile the new one);
+    ``anchors`` are inherited only together with the scale. ``unsure: false`` turns off an
+    inherited unsure answer.
+    """
+
+    scale: Scale | None = None
+    anchors: Anchors | None = None
+    bands: list[Band] | None = None
+    unsure: Unsure | Literal[False] | None = None
+    divergence: DivergenceRule | None = None
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_tile_own_scale(cls, bands: list[Band] | None,
+                              info: ValidationInfo) -> list[Band] | None:
+        if bands is not None:
+            problem = bands_problem(bands, info.data.get("scale"))
+            if problem:
+                raise ValueError(problem)
+        return bands
+
+    @model_validator(mode="after")
+    def _scale_with_bands(self) -> AnswerSettings:
+        if self.scale is not None and self.bands is None:
+            raise ValueError(f"sets scale ({self.scale.min}-{self.scale.max}), so it must set "
+                             "bands for that scale too")
+        return self
+
+    def own_layer(self) -> dict[str, Any]:
+        """The keys this layer sets (for the manifest), in JSON form."""
+        return {k: v for k, v in self.model_dump(mode="json", include=set(ANSWER_KEYS)).items()
+                if v is not None}
+
+
+ANSWER_KEYS = ("scale", "anchors", "bands", "unsure", "divergence")
+
+
+class Dimension(AnswerSettings):
+    """``dimensions:``: one of the ratings each statement of a section gets (importance...)."""
+
+    id: Identifier
+    label: Text
 
 
 class FeedbackSettings(Strict):
@@ -221,6 +382,7 @@ class Settings(Strict):
     scale: Scale = Scale()
     anchors: Anchors = Field(default_factory=dict)
     bands: list[Band]
+    unsure: Unsure | None = None
     consensus: ConsensusRule = ConsensusRule()
     divergence: DivergenceRule = DivergenceRule()
     quartiles: Literal["linear", "spss"] = "linear"
@@ -242,27 +404,9 @@ class Settings(Strict):
     @field_validator("bands")
     @classmethod
     def _bands_tile_the_scale(cls, bands: list[Band], info: ValidationInfo) -> list[Band]:
-        scale: Scale | None = info.data.get("scale")
-        names = [b.name for b in bands]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"band name {dupes[0]!r} is used twice")
-        ordered = sorted(bands, key=lambda b: b.min)
-        if not ordered:
-            raise ValueError("at least one band is needed")
-        if scale is not None and ordered[0].min != scale.min:
-            raise ValueError(f"bands leave a gap: the scale starts at {scale.min}, "
-                             f"the first band at {ordered[0].min}")
-        if scale is not None and ordered[-1].max != scale.max:
-            raise ValueError(f"bands leave a gap: the scale ends at {scale.max}, "
-                             f"the last band at {ordered[-1].max}")
-        for a, b in zip(ordered, ordered[1:], strict=False):
-            if b.min <= a.max:
-                raise ValueError(f"bands overlap: {a.name!r} ({a.min}-{a.max}) and "
-                                 f"{b.name!r} ({b.min}-{b.max})")
-            if b.min > a.max + 1:
-                raise ValueError(f"bands leave a gap: nothing covers {a.max + 1}-{b.min - 1} "
-                                 f"between {a.name!r} and {b.name!r}")
+        problem = bands_problem(bands, info.data.get("scale"))
+        if problem:
+            raise ValueError(problem)
         return bands
 
     @field_validator("groups")
@@ -349,22 +493,66 @@ class Item(Strict):
         return text
 
 
-class Section(Strict):
-    """A block of items with one kind and, optionally, its own anchors."""
+Kind = Literal["rating", "ranking", "choice", "open"]
+
+
+class Section(AnswerSettings):
+    """A block of items with one kind and, optionally, its own rating settings.
+
+    ``kind``: ``rating`` (default; asked until consensus), ``ranking`` (options rated and
+    ranked; round 1 only unless ``rounds``), ``choice`` (one of ``options``; asked until
+    consensus, or in ``rounds``), ``open`` (free text; round 1 only unless ``rounds``).
+    ``dimensions`` (rating sections): each statement is rated once per dimension.
+    """
 
     id: Identifier
     title: Text
-    kind: Literal["rating", "ranking"] = "rating"
+    kind: Kind = "rating"
     intro: str | None = None
-    anchors: Anchors | None = None
-    rounds: list[int] | None = Field(None, description="rounds a ranking section is asked in")
+    rounds: list[int] | None = Field(None, description="rounds a ranking, choice or open "
+                                                       "section is asked in")
+    dimensions: list[Dimension] | None = None
+    options: list[Option] | None = None
     items: list[Item] = Field(min_length=1)
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dimensions_unique(cls, dims: list[Dimension] | None) -> list[Dimension] | None:
+        if dims is not None and not dims:
+            raise ValueError("dimensions is empty: list at least one, or leave the key out")
+        _unique_ids(dims, "dimension")
+        return dims
+
+    @field_validator("options")
+    @classmethod
+    def _options_unique(cls, options: list[Option] | None) -> list[Option] | None:
+        _unique_ids(options, "option")
+        if options is not None and len(options) < 2:
+            raise ValueError("a choice needs at least two options")
+        return options
+
+    @model_validator(mode="after")
+    def _keys_fit_the_kind(self) -> Section:
+        if self.kind == "choice" and not self.options:
+            raise ValueError("a choice section needs options: a list of {id, label}")
+        if self.kind != "choice" and self.options is not None:
+            raise ValueError(f"options: apply to choice sections only (this one is "
+                             f"{self.kind})")
+        if self.kind != "rating" and self.dimensions is not None:
+            raise ValueError(f"dimensions: apply to rating sections only (this one is "
+                             f"{self.kind})")
+        if self.kind in ("choice", "open"):
+            own = [k for k in ANSWER_KEYS if getattr(self, k) is not None]
+            if own:
+                raise ValueError(f"{own[0]}: applies to rating and ranking sections only "
+                                 f"(this one is {self.kind})")
+        return self
 
     def asked_in(self, round_no: int) -> bool:
         """Whether this section is asked in ``round_no`` at all."""
         if self.rounds is not None:
             return round_no in self.rounds
-        return self.kind == "rating" or round_no == 1
+        return self.kind in ("rating", "choice") or round_no == 1
 
 
 class ItemBank(Strict):
@@ -437,36 +625,77 @@ def content_hash(payload: Any) -> str:
 
 
 class ManifestSection(Strict):
-    """A section as asked in one round."""
+    """A section as asked in one round.
+
+    ``anchors`` are the section's anchors as printed. The rest records the section's own
+    layer of rating settings (``None``: inherited from study.yaml), its dimensions and its
+    options, so that a round is read and analysed against what it asked. The keys added with
+    the answer model enter the manifest's hash only when set, so older manifests keep theirs.
+    """
 
     id: Identifier
     title: Text
-    kind: Literal["rating", "ranking"] = "rating"
+    kind: Kind = "rating"
     intro: str | None = None
     anchors: Anchors = Field(default_factory=dict)
+    scale: Scale | None = None
+    bands: list[Band] | None = None
+    unsure: Unsure | Literal[False] | None = None
+    divergence: DivergenceRule | None = None
+    dimensions: list[Dimension] | None = None
+    options: list[Option] | None = None
+
+    def hash_payload(self) -> dict[str, Any]:
+        """The section in the form its manifest's hash covers."""
+        return _without_unset(self.model_dump(mode="json"), _ANSWER_MODEL_KEYS)
+
+    def dimension(self, dimension_id: str) -> Dimension:
+        """One of the section's dimensions, by id."""
+        return next(d for d in self.dimensions or () if d.id == dimension_id)
+
+
+_ANSWER_MODEL_KEYS = ("scale", "bands", "unsure", "divergence", "dimensions", "options")
+
+
+def _without_unset(data: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if not (k in keys and v is None)}
 
 
 class ManifestItem(Strict):
-    """An item exactly as asked in one round."""
+    """An item exactly as asked in one round.
+
+    ``dimensions``: for an item of a section with dimensions, the ones asked in this round
+    (those not yet at consensus); ``None`` asks all of the section's dimensions.
+    """
 
     id: ItemId
     section: Identifier
-    kind: Literal["rating", "ranking"] = "rating"
+    kind: Kind = "rating"
     text: Text
+    dimensions: list[Identifier] | None = None
     hash: str
 
     @staticmethod
-    def hash_of(item_id: str, section: str, kind: str, text: str) -> str:
-        """Content hash of one item's identity and wording."""
-        return content_hash({"id": item_id, "section": section, "kind": kind, "text": text})
+    def hash_of(item_id: str, section: str, kind: str, text: str,
+                dimensions: Sequence[str] | None = None) -> str:
+        """Content hash of one item's identity, wording and the dimensions asked."""
+        payload: dict[str, Any] = {"id": item_id, "section": section, "kind": kind,
+                                   "text": text}
+        if dimensions is not None:
+            payload["dimensions"] = list(dimensions)
+        return content_hash(payload)
 
     @model_validator(mode="after")
     def _hash_matches(self) -> ManifestItem:
-        expected = self.hash_of(self.id, self.section, self.kind, self.text)
+        expected = self.hash_of(self.id, self.section, self.kind, self.text, self.dimensions)
         if self.hash != expected:
             raise ValueError(f"item {self.id}: hash does not match its text; the manifest of a "
                              "past round must not be edited")
         return self
+
+    def hash_payload(self) -> dict[str, Any]:
+        """The item in the form its manifest's hash covers."""
+        return _without_unset(self.model_dump(mode="json"), ("dimensions",))
 
 
 class Manifest(Strict):
@@ -486,8 +715,8 @@ class Manifest(Strict):
         return content_hash({
             "study": study,
             "round": round_no,
-            "sections": [s.model_dump(mode="json") for s in sections],
-            "items": [i.model_dump(mode="json") for i in items],
+            "sections": [s.hash_payload() for s in sections],
+            "items": [i.hash_payload() for i in items],
             "invited": invited,
         })
 
@@ -507,6 +736,25 @@ class Manifest(Strict):
         """Items of rating sections."""
         return [i for i in self.items if i.kind == "rating"]
 
+    def section(self, section_id: str) -> ManifestSection:
+        """One of the sections asked, by id."""
+        return next(s for s in self.sections if s.id == section_id)
+
+    @model_validator(mode="after")
+    def _items_in_sections(self) -> Manifest:
+        sections = {s.id: s for s in self.sections}
+        for item in self.items:
+            section = sections.get(item.section)
+            if section is None:
+                raise ValueError(f"item {item.id}: section {item.section!r} is not in the "
+                                 "manifest's sections")
+            known = [d.id for d in section.dimensions or ()]
+            unknown = [d for d in item.dimensions or () if d not in known]
+            if unknown:
+                raise ValueError(f"item {item.id}: dimension {unknown[0]!r} is not one of "
+                                 f"section {section.id}'s")
+        return self
+
 
 # --------------------------------------------------------------------------- returns
 
@@ -522,17 +770,64 @@ class Source(Strict):
 
     def __str__(self) -> str:
         return self.file if self.line is None else f"{self.file}:{self.line}"
+class Answer(Strict):
+    """One answer as a value of one kind (see :meth:`PanelReturn.answer`).
+
+    ``rating``: ``value`` is the integer; ``unsure``: ``value`` is ``None``; ``choice``: the
+    option id; ``open``: the text.
+    """
+
+    kind: Literal["rating", "unsure", "choice", "open"]
+    value: int | str | None = None
 
 
 class PanelReturn(Strict):
-    """One panellist's answers to one round. ``None`` (or absence) means no answer."""
+    """One panellist's answers to one round. ``None`` (or absence) means no answer.
+
+    Every answer is filed under its answer key (the item id, or ``<item id>/<dimension id>``):
+    a numeric rating in ``ratings``, an "unsure" answer in ``unsure``, an option id in
+    ``choices``, free text in ``texts``. A key is in one of them at most.
+    """
 
     code: Code
     ratings: dict[str, int | None] = Field(default_factory=dict)
+    unsure: list[str] = Field(default_factory=list)
+    choices: dict[str, str] = Field(default_factory=dict)
+    texts: dict[str, str] = Field(default_factory=dict)
     comments: dict[str, str] = Field(default_factory=dict)
     suggestions: str | None = None
     source: Source | None = Field(None, description="file (and line) the return was read from")
 
+    @model_validator(mode="after")
+    def _one_answer_per_key(self) -> PanelReturn:
+        if self.unsure or self.choices or self.texts:
+            seen = [k for k, v in self.ratings.items() if v is not None]
+            for keys in (self.unsure, self.choices, self.texts):
+                twice = set(seen) & set(keys)
+                if twice:
+                    raise ValueError(f"{self.code}: {sorted(twice)[0]} has two answers")
+                seen += list(keys)
+        return self
+
     def rating(self, item_id: str) -> int | None:
-        """The rating given to an item, or ``None``."""
+        """The rating given to an item (or answer key), or ``None``."""
         return self.ratings.get(item_id)
+
+    def answer(self, key: str) -> Answer | None:
+        """Whatever was answered under ``key``, or ``None`` for no answer."""
+        rating = self.ratings.get(key)
+        if rating is not None:
+            return Answer(kind="rating", value=rating)
+        if key in self.unsure:
+            return Answer(kind="unsure")
+        if key in self.choices:
+            return Answer(kind="choice", value=self.choices[key])
+        if key in self.texts:
+            return Answer(kind="open", value=self.texts[key])
+        return None
+
+    def answers(self) -> dict[str, Answer]:
+        """Every answer given, by answer key."""
+        keys = [*(k for k, v in self.ratings.items() if v is not None), *self.unsure,
+                *self.choices, *self.texts]
+        return {k: a for k in keys if (a := self.answer(k)) is not None}

@@ -8,12 +8,14 @@ from pydantic import BaseModel, ConfigDict
 
 from delphi.core.analysis import RoundResult
 from delphi.core.history import first_consensus
+from delphi.core.answers import answer_key, resolve
 from delphi.core.models import (
     ItemBank,
     Manifest,
     ManifestItem,
     ManifestSection,
     Roster,
+    Section,
     Settings,
 )
 from delphi.errors import DelphiError, Problem
@@ -24,7 +26,9 @@ def build_manifest(settings: Settings, bank: ItemBank, roster: Roster, round_no:
     """The manifest of round ``round_no``: items asked, in bank order, and invited codes.
 
     An item is asked when its section is asked in that round, it was introduced in or before
-    that round, and it is not in ``exclude`` (items that reached consensus earlier, say). Its
+    that round, and it is not in ``exclude`` (items that reached consensus earlier, say).
+    ``exclude`` may also name answer keys ``<item id>/<dimension id>``: such an item is asked
+    with its other dimensions only, and not at all once every dimension is excluded. Its
     text is the wording in force in that round. Every panellist on the roster is invited.
     """
     sections: list[ManifestSection] = []
@@ -32,21 +36,36 @@ def build_manifest(settings: Settings, bank: ItemBank, roster: Roster, round_no:
     for section in bank.sections:
         if not section.asked_in(round_no):
             continue
-        asked = [i for i in section.items if i.introduced <= round_no and i.id not in exclude]
+        asked = [(item, dims) for item in section.items
+                 if item.introduced <= round_no and item.id not in exclude
+                 for dims in [_dimensions_asked(section, item.id, exclude)] if dims != []]
         if not asked:
             continue
         sections.append(ManifestSection(
             id=section.id, title=section.title, kind=section.kind, intro=section.intro,
-            anchors=dict(section.anchors or settings.anchors)))
-        for item in asked:
+            anchors=(resolve(settings, section).anchors
+                     if section.kind in ("rating", "ranking") else {}),
+            scale=section.scale, bands=section.bands, unsure=section.unsure,
+            divergence=section.divergence, dimensions=section.dimensions,
+            options=section.options))
+        for item, dims in asked:
             text = item.text_in(round_no)
             items.append(ManifestItem(
-                id=item.id, section=section.id, kind=section.kind, text=text,
-                hash=ManifestItem.hash_of(item.id, section.id, section.kind, text)))
+                id=item.id, section=section.id, kind=section.kind, text=text, dimensions=dims,
+                hash=ManifestItem.hash_of(item.id, section.id, section.kind, text, dims)))
     invited = [p.code for p in roster.panellists]
     return Manifest(study=settings.title, round=round_no, sections=sections, items=items,
                     invited=invited,
                     hash=Manifest.hash_of(settings.title, round_no, sections, items, invited))
+
+
+def _dimensions_asked(section: Section, item_id: str,
+                      exclude: Collection[str]) -> list[str] | None:
+    """The dimensions of an item still to ask: ``None`` for all (or none defined)."""
+    if not section.dimensions:
+        return None
+    left = [d.id for d in section.dimensions if answer_key(item_id, d.id) not in exclude]
+    return None if len(left) == len(section.dimensions) else left
 
 
 class RoundPlan(BaseModel):

@@ -30,7 +30,7 @@ from delphi.core.models import Manifest, PanelReturn
 from delphi.errors import DelphiError, Problem, RoundStateError, StudyInvalid
 from delphi.store.jsonl import append_lines, read_lines
 from delphi.store.limits import RETURNS_FILE_BYTES, read_bounded
-from delphi.store.returns_csv import ReturnsReader, returns_csv_text
+from delphi.store.returns_csv import ReturnsReader, return_cells, returns_csv_text
 from delphi.store.study import Study, atomic_write, write_bytes
 
 if TYPE_CHECKING:
@@ -102,10 +102,8 @@ def intake_lock(study: Study, round_no: int) -> Iterator[None]:
 
 
 def _same(a: PanelReturn, b: PanelReturn) -> bool:
-    rated = {k: v for k, v in a.ratings.items() if v is not None}
-    other = {k: v for k, v in b.ratings.items() if v is not None}
-    return (rated, a.comments, a.suggestions or None) == (other, b.comments,
-                                                          b.suggestions or None)
+    return (a.answers(), a.comments, a.suggestions or None) == (b.answers(), b.comments,
+                                                                b.suggestions or None)
 
 
 def _round_of_batch(study: Study, requested: int | None, pdf_rounds: dict[str, int],
@@ -164,7 +162,7 @@ def _read_batch(study: Study, manifest: Manifest, fresh: Sequence[_File],
     """Every return the batch's new files hold, checked against the manifest; all or none."""
     from delphi.store.returns_xlsx import read_xlsx
 
-    batch = ReturnsReader(manifest, study.settings.scale)
+    batch = ReturnsReader(manifest, study.settings)
     for f in fresh:
         if f.format == "csv":
             batch.read(f.path, f.display, data=f.data)
@@ -217,9 +215,8 @@ def import_entered(study: Study, round_no: int, entered: PanelReturn, replace: b
                    now: datetime | None = None) -> ImportReport:
     """Store a return typed in with ``delphi enter``, through the same checks as a file."""
     manifest = study.manifest(round_no)
-    batch = ReturnsReader(manifest, study.settings.scale)
-    batch.add_return(KEYBOARD, entered.code,
-                     {k: "" if v is None else str(v) for k, v in entered.ratings.items()},
+    batch = ReturnsReader(manifest, study.settings)
+    batch.add_return(KEYBOARD, entered.code, return_cells(entered, manifest, study.settings),
                      entered.comments, entered.suggestions)
     if batch.problems:
         raise StudyInvalid(batch.problems)
@@ -283,10 +280,10 @@ def _store(study: Study, manifest: Manifest, incoming: list[PanelReturn],
             and r.code not in replaced]
     order = {c: i for i, c in enumerate(manifest.invited)}
     merged = sorted(kept + added, key=lambda r: order[r.code])
-    texts = {canonical_path: returns_csv_text(manifest, merged)}
+    texts = {canonical_path: returns_csv_text(manifest, merged, study.settings)}
     for code, old in replaced.items():
-        texts[study.history_dir(round_no) / f"{stamp}-{code}.csv"] = returns_csv_text(manifest,
-                                                                                      [old])
+        texts[study.history_dir(round_no) / f"{stamp}-{code}.csv"] = returns_csv_text(
+            manifest, [old], study.settings)
     for f in files:
         _write_source(study.sources_dir(round_no) / f"{f.digest[:12]}-{f.path.name}", f.data)
     atomic_write(texts)

@@ -14,12 +14,12 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from delphi.core.answers import Question, RatingSpec, questions, questions_by_key, split_key
 from delphi.core.cells import inert, revived
-from delphi.core.models import Manifest, PanelReturn, Scale, Source
+from delphi.core.models import Manifest, PanelReturn, Settings, Source
 from delphi.errors import DelphiError, Problem
 from delphi.store.limits import RETURNS_FILE_BYTES, read_bounded
 
@@ -28,22 +28,62 @@ LONG_COLUMNS = {"code", "item", "rating"}
 # "1e0", "７" (full-width), "7_0", "nan" or "inf", which Python's float() would all accept.
 WHOLE = re.compile(r"[+-]?[0-9]{1,9}(?:\.0*)?", re.ASCII)
 
+_UNSURE = object()  # a cell holding a question's unsure code
+_BAD = object()  # a cell with a problem (already reported)
+Parsed = Any  # None (no answer), int, _UNSURE, _Choice or _Open
+
+
+class _Choice(str):
+    """An option id read from a choice cell."""
+
+
+class _Open(str):
+    """Free text read from an open question's cell."""
+
 
 @dataclass
 class _Draft:
     code: str
     line: int
     ratings: dict[str, int | None] = field(default_factory=dict)
+    unsure: list[str] = field(default_factory=list)
+    choices: dict[str, str] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
     comments: dict[str, str] = field(default_factory=dict)
     suggestions: list[str] = field(default_factory=list)
 
+    def put(self, key: str, value: Parsed) -> None:
+        """File one parsed answer under its answer key."""
+        if value is _UNSURE:
+            self.unsure.append(key)
+        elif isinstance(value, _Choice):
+            self.choices[key] = str(value)
+        elif isinstance(value, _Open):
+            self.texts[key] = str(value)
+        elif value is not _BAD:
+            self.ratings[key] = value
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A wide column: an answer (by key), a comment on an item, or the suggestions."""
+
+    index: int
+    kind: str  # "answer" | "comment" | "suggestions"
+    target: str | None = None
+
 
 class ReturnsReader:
-    """Reads returns files for one round, collecting every problem rather than the first."""
+    """Reads returns files for one round, collecting every problem rather than the first.
 
-    def __init__(self, manifest: Manifest, scale: Scale) -> None:
+    Each cell is read against the question its column asks (see
+    :func:`delphi.core.answers.questions`): a rating is a whole number on the question's scale
+    or its unsure code, a choice one of its option ids, an open question any text.
+    """
+
+    def __init__(self, manifest: Manifest, settings: Settings) -> None:
         self.manifest = manifest
-        self.scale = scale
+        self.questions = questions_by_key(settings, manifest)
         self.items = set(manifest.item_ids())
         self.codes = {c.upper(): c for c in manifest.invited}
         self.problems: list[Problem] = []
@@ -51,9 +91,10 @@ class ReturnsReader:
         self._where: dict[str, Source] = {}
         self._cells = False
         self._revive: Callable[[str], str] = _as_is
-        # Cells as a CSV holds them: the common case is one lookup, not a parse.
-        self._plain: dict[str, int | None] = {"": None}
-        self._plain.update((str(v), v) for v in range(scale.min, scale.max + 1))
+        # Rating cells as a CSV holds them: the common case is one lookup, not a parse.
+        self._plain: dict[str, dict[str, Parsed]] = {
+            key: _plain_cells(q.rating) for key, q in self.questions.items()
+            if q.rating is not None}
 
     # ------------------------------------------------------------------ public
 
@@ -111,74 +152,50 @@ class ReturnsReader:
         else:
             self._read_wide(rows, header, display)
 
-    def add_return(self, display: str, code: str, ratings: dict[str, str],
+    def add_return(self, display: str, code: str, answers: dict[str, str],
                    comments: dict[str, str], suggestions: str | None) -> None:
-        """Add one return read from a form (a filled PDF): values as the form holds them."""
+        """Add one return read from a form (a filled PDF, keyboard entry, the web).
+
+        ``answers`` holds each answer as its cell would (a rating, the unsure code, an option
+        id or open text; empty for no answer), by answer key.
+        """
         draft = self._draft(display, None, code)
         if draft is None:
             return
-        for item_id, raw in ratings.items():
-            if item_id not in self.items:
-                self._unknown_item(display, None, item_id, "the form")
+        for key, raw in answers.items():
+            if key not in self.questions:
+                self._unknown_item(display, None, key, "the form")
                 continue
-            draft.ratings[item_id] = self._rating(display, None, item_id, raw)
+            draft.put(key, self._parse(display, None, key, raw))
         for item_id, text in comments.items():
             if item_id in self.items and text.strip():
                 draft.comments[item_id] = text.strip()
         if suggestions and suggestions.strip():
             draft.suggestions.append(suggestions.strip())
 
-    def returns(self) -> list[PanelReturn]:
-        """The returns read so far, in the order of the manifest's invited codes."""
-        order = {c: i for i, c in enumerate(self.manifest.invited)}
-        drafts = sorted(self._drafts.values(), key=lambda d: order.get(d.code, len(order)))
-        return [PanelReturn(code=d.code, ratings=d.ratings, comments=d.comments,
-                            suggestions="\n".join(d.suggestions) or None,
-                            source=self._where[d.code]) for d in drafts]
-
     def codes_from(self, display: str) -> list[str]:
         """Codes of the returns read from one file, in the order read."""
         return [code for code, where in self._where.items() if where.file == display]
 
-    # ------------------------------------------------------------------ formats
+    def returns(self) -> list[PanelReturn]:
+        """The returns read so far, in the order of the manifest's invited codes."""
+        order = {c: i for i, c in enumerate(self.manifest.invited)}
+        drafts = sorted(self._drafts.values(), key=lambda d: order.get(d.code, len(order)))
+        return [PanelReturn(code=d.code, ratings=d.ratings, unsure=d.unsure,
+                            choices=d.choices, texts=d.texts, comments=d.comments,
+                            suggestions="\n".join(d.suggestions) or None,
+                            source=self._where[d.code]) for d in drafts]
+
+    # ------------------------------------------------------------------ wide
 
     def _read_wide(self, rows: Iterable[tuple[int, list[str]]], header: list[str],
                    display: str) -> None:
-        if not header or header[0].lower() != "code":
-            self._problem(display, 1, f"the first column must be 'code' (got {header[0]!r}); "
-                          "a long file needs the columns code,item,rating" if header else
-                          "the header row is empty")
+        columns = self._wide_columns(header, display)
+        if columns is None:
             return
-        columns: list[tuple[str, str | None]] = []  # (kind, item id)
-        seen: set[str] = set()
-        ok = True
-        for col, name in enumerate(header[1:], start=1):
-            if name in seen:
-                self._problem(display, 1, f"column {name!r} appears twice")
-                ok = False
-            seen.add(name)
-            if name.lower() == "suggestions":
-                columns.append(("suggestions", None))
-            elif name.lower().startswith("comment:"):
-                item = name.split(":", 1)[1].strip()
-                if item not in self.items:
-                    self._unknown_item(display, 1, item, f"column {name!r}", col)
-                    ok = False
-                columns.append(("comment", item))
-            elif name in self.items:
-                columns.append(("rating", name))
-            else:
-                self._unknown_item(display, 1, name, "column", col)
-                ok = False
-        if not ok:
-            return
-        ratings = [(col, target) for col, (kind, target) in enumerate(columns, start=1)
-                   if kind == "rating" and target is not None]
-        others = [(col, kind, target) for col, (kind, target) in enumerate(columns, start=1)
-                  if kind != "rating"]
-        rating_items = [target for _, target in ratings]
-        rating_cells = itemgetter(*(col for col, _ in ratings)) if ratings else None
-        plain, width = self._plain, len(header)
+        fast = [c for c in columns if c.kind == "answer" and c.target in self._plain]
+        slow = [c for c in columns if c not in fast]
+        width = len(header)
         for line, cells in rows:
             if not any(str(c).strip() for c in cells):
                 continue
@@ -191,24 +208,76 @@ class ReturnsReader:
                 continue
             if len(cells) < width:
                 cells = [*cells, *([""] * (width - len(cells)))]
-            if rating_cells is not None:
-                raw = rating_cells(cells)
-                raw = raw if isinstance(raw, tuple) else (raw,)
-                # One dictionary lookup a cell (in C, through map); anything that is not
-                # exactly a scale value or empty gets the full parse and its message.
-                values: list[Any] = list(map(plain.get, raw, repeat(plain)))
-                if plain in values:
-                    values = [self._rating(display, line, item, cell, col)
-                              if value is plain else value
-                              for (col, item), cell, value in zip(ratings, raw, values,
-                                                                  strict=True)]
-                draft.ratings.update(zip(rating_items, values, strict=True))
-            for col, kind, target in others:
-                cell = "" if cells[col] is None else str(cells[col]).strip()
-                if kind == "comment" and target is not None and cell:
-                    draft.comments[target] = self._revive(cell)
-                elif kind == "suggestions" and cell:
-                    draft.suggestions.append(self._revive(cell))
+            self._wide_ratings(display, line, draft, cells, fast)
+            self._wide_others(display, line, draft, cells, slow)
+
+    def _wide_columns(self, header: list[str], display: str) -> list[_Column] | None:
+        """The columns of a wide header, or ``None`` (problems reported) if any is wrong."""
+        if not header or header[0].lower() != "code":
+            self._problem(display, 1, f"the first column must be 'code' (got {header[0]!r}); "
+                          "a long file needs the columns code,item,rating" if header else
+                          "the header row is empty")
+            return None
+        columns: list[_Column] = []
+        seen: set[str] = set()
+        ok = True
+        for col, name in enumerate(header[1:], start=1):
+            if name in seen:
+                self._problem(display, 1, f"column {name!r} appears twice")
+                ok = False
+            seen.add(name)
+            if name.lower() == "suggestions":
+                columns.append(_Column(col, "suggestions"))
+            elif name.lower().startswith("comment:"):
+                item = name.split(":", 1)[1].strip()
+                if item not in self.items:
+                    self._unknown_item(display, 1, item, f"column {name!r}", col)
+                    ok = False
+                columns.append(_Column(col, "comment", item))
+            elif name in self.questions:
+                columns.append(_Column(col, "answer", name))
+            else:
+                self._unknown_item(display, 1, name, "column", col)
+                ok = False
+        return columns if ok else None
+
+    def _wide_ratings(self, display: str, line: int, draft: _Draft, cells: list[str],
+                      columns: list[_Column]) -> None:
+        """The rating cells of a row: one dictionary lookup a cell, in C through ``map``.
+
+        Anything that is not exactly a scale value, the unsure code or empty gets the full
+        parse and its message.
+        """
+        if not columns:
+            return
+        keys = [c.target for c in columns]
+        raw = [cells[c.index] for c in columns]
+        tables = [self._plain[k] for k in keys if k is not None]
+        values: list[Parsed] = list(map(dict.get, tables, raw, repeat(_BAD)))
+        if _BAD in values:
+            values = [self._parse(display, line, str(c.target), cell, c.index)
+                      if value is _BAD else value
+                      for c, cell, value in zip(columns, raw, values, strict=True)]
+        if _UNSURE in values or _BAD in values:
+            for key, value in zip(keys, values, strict=True):
+                draft.put(str(key), value)
+        else:
+            draft.ratings.update(zip(map(str, keys), values, strict=True))
+
+    def _wide_others(self, display: str, line: int, draft: _Draft, cells: list[str],
+                     columns: list[_Column]) -> None:
+        """Choice and open answers, comments and suggestions of a row."""
+        for column in columns:
+            cell = "" if cells[column.index] is None else str(cells[column.index])
+            if column.kind == "answer" and column.target is not None:
+                draft.put(column.target, self._parse(display, line, column.target, cell,
+                                                     column.index))
+            elif column.kind == "comment" and column.target is not None and cell.strip():
+                draft.comments[column.target] = self._revive(cell.strip())
+            elif column.kind == "suggestions" and cell.strip():
+                draft.suggestions.append(self._revive(cell.strip()))
+
+    # ------------------------------------------------------------------ long
 
     def _read_long(self, rows: Iterable[tuple[int, list[str]]], header: list[str],
                    display: str) -> None:
@@ -228,33 +297,41 @@ class ReturnsReader:
                               f"{len(header)} columns")
                 continue
             cells = cells + [""] * (len(header) - len(cells))
-            raw_code = cells[index["code"]].strip()
-            code = self._known_code(display, line, raw_code)
-            item = cells[index["item"]].strip()
+            code = self._known_code(display, line, cells[index["code"]].strip())
+            key = cells[index["item"]].strip()
             if code is None:
                 continue
-            if item not in self.items:
-                self._unknown_item(display, line, item, "item")
+            if key not in self.questions:
+                self._unknown_item(display, line, key, "item")
                 continue
-            if (code, item) in answered:
+            if (code, key) in answered:
                 self._problem(display, line, f"duplicate row: {code} already rated item "
-                              f"{item} on line {answered[code, item]}")
+                              f"{key} on line {answered[code, key]}")
                 continue
-            answered[code, item] = line
-            where = self._where.get(code)
-            if where is not None and where.file != display:
-                self._problem(display, line, f"duplicate return for {code}: already returned "
-                              f"in {where}")
-                continue
-            draft = self._drafts.get(code)
+            answered[code, key] = line
+            draft = self._long_draft(display, line, code)
             if draft is None:
-                draft = self._drafts[code] = _Draft(code, line)
-                self._where[code] = Source(file=display, line=line)
-            draft.ratings[item] = self._rating(display, line, item, cells[index["rating"]])
+                continue
+            draft.put(key, self._parse(display, line, key, cells[index["rating"]],
+                                       index["rating"]))
+            item = split_key(key)[0]
             if "comment" in index and cells[index["comment"]].strip():
                 draft.comments[item] = self._revive(cells[index["comment"]].strip())
             if "suggestions" in index and cells[index["suggestions"]].strip():
                 draft.suggestions.append(self._revive(cells[index["suggestions"]].strip()))
+
+    def _long_draft(self, display: str, line: int, code: str) -> _Draft | None:
+        """The draft a long file's row adds to: one per code, from this file only."""
+        where = self._where.get(code)
+        if where is not None and where.file != display:
+            self._problem(display, line, f"duplicate return for {code}: already returned "
+                          f"in {where}")
+            return None
+        draft = self._drafts.get(code)
+        if draft is None:
+            draft = self._drafts[code] = _Draft(code, line)
+            self._where[code] = Source(file=display, line=line)
+        return draft
 
     # ------------------------------------------------------------------ cells
 
@@ -293,8 +370,13 @@ class ReturnsReader:
                           f"round {self.manifest.round}")
         return code
 
-    def _rating(self, display: str, line: int | None, item: str, cell: object,
-                col: int | None = None) -> int | None:
+    def _parse(self, display: str, line: int | None, key: str, cell: object,
+               col: int | None = None) -> Parsed:
+        """One cell read against the question of ``key``; ``_BAD`` after a problem."""
+        question = self.questions[key]
+        if question.kind == "open":
+            text = "" if cell is None else str(cell).strip()
+            return _Open(self._revive(text)) if text else None
         if isinstance(cell, bool):
             cell = str(cell)
         if isinstance(cell, int | float):  # a spreadsheet's number cell
@@ -302,23 +384,61 @@ class ReturnsReader:
         text = str(cell or "").strip()
         if not text:
             return None
+        if question.kind == "choice":
+            return self._choice(display, line, question, text, col)
+        return self._rating(display, line, question, text, col)
+
+    def _choice(self, display: str, line: int | None, question: Question, text: str,
+                col: int | None) -> Parsed:
+        ids = question.option_ids()
+        if text in ids:
+            return _Choice(text)
+        folded = [i for i in ids if i.casefold() == text.casefold()]
+        if len(folded) == 1:
+            return _Choice(folded[0])
+        self._problem(display, line, f"item {question.key}: {text!r} is not one of its "
+                      f"options ({', '.join(ids)}); leave the cell empty for no answer", col)
+        return _BAD
+
+    def _rating(self, display: str, line: int | None, question: Question, text: str,
+                col: int | None) -> Parsed:
+        spec = question.rating
+        assert spec is not None  # rating and ranking questions have one
+        scale, code = spec.scale, spec.unsure_code()
+        if code is not None and text.casefold() == code.casefold():
+            return _UNSURE
+        also = f" or {code} ({spec.unsure.label})" if spec.unsure else ""
         if not WHOLE.fullmatch(text):
             shown = repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
-            self._problem(display, line, f"item {item}: rating {shown} is not a whole number "
-                          f"from {self.scale.min} to {self.scale.max}; leave the cell empty "
+            self._problem(display, line, f"item {question.key}: rating {shown} is not a whole "
+                          f"number from {scale.min} to {scale.max}{also}; leave the cell empty "
                           "for no answer", col)
-            return None
+            return _BAD
         value = int(float(text))
-        if not self.scale.min <= value <= self.scale.max:
-            self._problem(display, line, f"item {item}: rating {value} is outside the scale "
-                          f"{self.scale.min}-{self.scale.max}", col)
-            return None
+        if not scale.min <= value <= scale.max:
+            self._problem(display, line, f"item {question.key}: rating {value} is outside the "
+                          f"scale {scale.min}-{scale.max}{also}", col)
+            return _BAD
         return value
 
     def _unknown_item(self, display: str, line: int | None, item: str, what: str,
                       col: int | None = None) -> None:
-        self._problem(display, line, f"unknown item {item!r} in {what}: round "
-                      f"{self.manifest.round} did not ask it", col)
+        self._problem(display, line, f"unknown item {item!r} in {what}: "
+                      f"{self._why_unknown(item)}", col)
+
+    def _why_unknown(self, key: str) -> str:
+        """Why an answer key is not one of the round's questions, as helpfully as possible."""
+        item, dimension = split_key(key)
+        round_no = self.manifest.round
+        dims = [q.key for q in self.questions.values() if q.item == item]
+        if item in self.items and dimension is None and dims:
+            return f"it is rated per dimension; name the columns {', '.join(dims)}"
+        if item in self.items and dimension is not None and not dims[0].count("/"):
+            return f"item {item} has no dimensions; name the column {item}"
+        if item in self.items and dimension is not None:
+            return (f"round {round_no} did not ask dimension {dimension!r} of it (it asked "
+                    f"{', '.join(dims)})")
+        return f"round {round_no} did not ask it"
 
     def _problem(self, display: str, line: int | None, message: str,
                  col: int | None = None) -> None:
@@ -326,6 +446,20 @@ class ReturnsReader:
         if self._cells and col is not None and line is not None:
             cell = f"cell {column_letter(col)}{line}"
         self.problems.append(Problem(message, file=display, line=line, field=cell))
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def _plain_cells(spec: RatingSpec) -> dict[str, Parsed]:
+    """Cell texts that are read without a parse: empty, each scale value, the unsure code."""
+    table: dict[str, Parsed] = {"": None}
+    table.update((str(v), v) for v in spec.values())
+    code = spec.unsure_code()
+    if code is not None:
+        table.update({code: _UNSURE, code.upper(): _UNSURE, code.lower(): _UNSURE})
+    return table
 
 
 def column_letter(index: int) -> str:
@@ -338,25 +472,47 @@ def column_letter(index: int) -> str:
     return name
 
 
-def _as_is(text: str) -> str:
-    return text
+def returns_csv_text(manifest: Manifest, returns: Iterable[PanelReturn],
+                     settings: Settings) -> str:
+    """Returns in the canonical wide CSV: every answer asked, comment columns where used.
 
-
-def returns_csv_text(manifest: Manifest, returns: Iterable[PanelReturn]) -> str:
-    """Returns in the canonical wide CSV: every item asked, comment columns where used.
-
-    Comments and suggestions are written with :func:`inert`, so opening the file in a
-    spreadsheet runs nothing; reading it back restores them exactly.
+    One column per answer key; an unsure answer is written as its question's unsure code.
+    Comments, suggestions and open answers are written with :func:`inert`, so opening the file
+    in a spreadsheet runs nothing; reading it back restores them exactly.
     """
     returns = list(returns)
+    asked = questions(settings, manifest)
     item_ids = manifest.item_ids()
     commented = [i for i in item_ids if any(i in r.comments for r in returns)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["code", *item_ids, *[f"comment:{i}" for i in commented], "suggestions"])
+    writer.writerow(["code", *[q.key for q in asked], *[f"comment:{i}" for i in commented],
+                     "suggestions"])
     for r in returns:
-        ratings = [r.ratings.get(i) for i in item_ids]
-        writer.writerow([r.code, *["" if v is None else v for v in ratings],
+        writer.writerow([r.code, *[_cell(r, q) for q in asked],
                          *[inert(r.comments.get(i, "")) for i in commented],
                          inert(r.suggestions or "")])
     return buffer.getvalue()
+
+
+def return_cells(ret: PanelReturn, manifest: Manifest, settings: Settings) -> dict[str, str]:
+    """A return's answers as cells by answer key (for :meth:`ReturnsReader.add_return`).
+
+    Answers under keys the round did not ask are kept as they are, so the reader names them.
+    """
+    asked = questions_by_key(settings, manifest)
+    return {key: str(_cell(ret, asked[key], _as_is)) if key in asked
+            else str(answer.value or "") for key, answer in ret.answers().items()}
+
+
+def _cell(ret: PanelReturn, question: Question,
+          escape: Callable[[str], str] = inert) -> str | int:
+    """One answer as the canonical CSV holds it (free text through ``escape``)."""
+    rating = ret.ratings.get(question.key)
+    if rating is not None:
+        return rating
+    if question.key in ret.unsure and question.rating is not None:
+        return question.rating.unsure_code() or ""
+    if question.key in ret.choices:
+        return ret.choices[question.key]
+    return escape(ret.texts.get(question.key, ""))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from delphi.core.analysis import RoundResult
-from delphi.core.checks import check_bank, check_manifest, check_roster
+from delphi.core.checks import check_bank, check_manifest, check_roster, check_settings
 from delphi.core.models import (
     ItemBank,
     Manifest,
@@ -202,6 +202,9 @@ class Study:
             raise MissingFile(self.display(path),
                               "is this a study folder? Pass --study DIR to point at one")
         settings, _ = load_model(path, SETTINGS_FILE, Settings)
+        problems = [p.at(SETTINGS_FILE, line_of(path, p.loc)) for p in check_settings(settings)]
+        if problems:
+            raise StudyInvalid(problems)
         return settings
 
     @cached_property
@@ -295,7 +298,7 @@ class Study:
         return self.returns(round_no)
 
     def _load_returns(self, round_no: int) -> list[PanelReturn]:
-        reader = ReturnsReader(self.manifest(round_no), self.settings.scale)
+        reader = ReturnsReader(self.manifest(round_no), self.settings)
         for path in self.return_files(round_no):
             reader.read(path, self.display(path),
                         escaped=path == self.canonical_returns_path(round_no))
