@@ -7,8 +7,8 @@ from collections.abc import Collection, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from delphi.core.analysis import RoundResult
-from delphi.core.history import first_consensus
 from delphi.core.answers import answer_key, resolve
+from delphi.core.history import first_consensus
 from delphi.core.models import (
     ItemBank,
     Manifest,
