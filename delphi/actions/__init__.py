@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors
         suggestions,
     )
     from delphi.actions.tracking import status
+    from delphi.actions.web import Links, WebRound, issue_link, links
 
 _MODULES = {
     "analysis": ("Analysis", "compute_round", "analyse", "validate"),
@@ -36,6 +37,7 @@ _MODULES = {
                "Suggestions", "suggestions", "questionnaire_context", "_earlier_results"),
     "intake": ("import_returns", "EntryForm", "entry_form", "enter_return"),
     "tracking": ("status",),
+    "web": ("Links", "links", "issue_link", "WebRound"),
     "mail": ("MailRun", "MailOutcome", "plan_mail", "run_mail"),
     "reporting": ("REPORT_FORMATS", "DEFAULT_REPORT_FORMATS", "Report", "report"),
 }
@@ -68,6 +70,10 @@ __all__ = [  # noqa: RUF022 - grouped by module, as _MODULES
     "suggestions",
     "questionnaire_context",
     "status",
+    "Links",
+    "links",
+    "issue_link",
+    "WebRound",
     "_earlier_results",
 ]
 

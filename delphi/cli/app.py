@@ -473,6 +473,89 @@ def report(
 
 
 @app.command()
+def links(
+    codes: Annotated[list[str] | None, typer.Argument(
+        metavar="[CODE]...", show_default=False,
+        help="Only these panellists (default: everyone invited to the round).")] = None,
+    study: StudyOption = Path("."),
+    round: LatestRoundOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, "
+                                          '{"<code>": "<url>", ...}.')] = False,
+    revoke: Annotated[list[str] | None, typer.Option(
+        "--revoke", metavar="CODE",
+        help="Stop every link of this panellist for the round (repeatable); with CODE "
+        "arguments as well, new links are issued after.")] = None,
+) -> None:
+    """Print each invited panellist's private link to answer the round on the web.
+
+    The links are shown only now: delphi keeps only their hashes (in
+    rounds/round-N/web/links.jsonl). Running the command again issues new links; the
+    earlier ones keep working until revoked. The address comes from web.base_url in
+    study.yaml; panellists reach it through `delphi serve` behind a TLS proxy.
+
+    Example: delphi links --round 2 --json > links.json
+    """
+    from delphi import actions
+
+    outcome = actions.links(study=study, round=round, codes=codes or [], revoke=revoke or [])
+    err = console(stderr=True)
+    for code in outcome.revoked:
+        err.print(f"Revoked every earlier link of {code} for round {outcome.round}.",
+                  markup=False)
+    if as_json:
+        sys.stdout.write(json.dumps(outcome.links, indent=2) + "\n")
+    else:
+        width = max((len(c) for c in outcome.links), default=0)
+        for code, url in outcome.links.items():
+            sys.stdout.write(f"{code:<{width}}  {url}\n")
+    if outcome.links:
+        err.print(f"Round {outcome.round}: {len(outcome.links)} private link"
+                  f"{'s' if len(outcome.links) != 1 else ''}. They are shown only now (delphi "
+                  f"keeps their hashes in {outcome.study.display(outcome.log)}); earlier links "
+                  "keep working until revoked with --revoke CODE.", markup=False,
+                  soft_wrap=True)
+    if outcome.links and not outcome.configured:
+        err.print(f"warning: web.base_url is not set in study.yaml, so these links point at "
+                  f"{outcome.base_url}, which only this computer reaches. Set it to the address "
+                  "panellists use (see the README on serving behind a TLS proxy).",
+                  markup=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    study: StudyOption = Path("."),
+    round: LatestRoundOption = None,
+    host: Annotated[str, typer.Option(
+        "--host", help="Address to listen on; another than 127.0.0.1 only if you name it "
+        "(put a TLS reverse proxy in front).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
+    = 8765,
+) -> None:
+    """Serve the panellists' private links: each opens its own questionnaire in a browser.
+
+    The page shows the same feedback as the PDF. Answers are kept as drafts until sent; a
+    sent return goes through the same checks, store and log as `delphi import` (source
+    web). Give out the links with `delphi links` or `delphi send`. Ctrl-C stops.
+
+    Example: delphi serve --round 2 --port 8765
+    """
+    from datetime import datetime
+
+    from delphi.web.app import create_app, serve_forever
+
+    out = console()
+
+    def event(text: str) -> None:
+        out.print(f"{datetime.now():%H:%M:%S} {text}", markup=False, soft_wrap=True)
+
+    application = create_app(study, round, on_event=event)
+    out.print(f"Serving round {application.round} of \"{application.title}\" "
+              f"({application.invited} panellists invited) on http://{host}:{port}; links "
+              f"point at {application.base_url}. Ctrl-C stops.", markup=False, soft_wrap=True)
+    serve_forever(application, host, port)
+
+
+@app.command()
 def validate(study: StudyOption = Path(".")) -> None:
     """Check every file of the study folder and list every problem, not only the first.
 

@@ -173,6 +173,22 @@ class MailSettings(Strict):
     rate: float | None = Field(None, gt=0, description="messages per minute at most")
 
 
+class WebSettings(Strict):
+    """``web:``: where ``delphi serve`` is reached by panellists (behind a TLS proxy)."""
+
+    base_url: str = Field(description="e.g. https://delphi.example.org or "
+                                      "https://example.org/delphi")
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) address without query or fragment, "
+                             "e.g. https://delphi.example.org")
+        return value.rstrip("/")
+
+
 Anchors = dict[int, Text]
 
 
@@ -390,6 +406,7 @@ class Settings(Strict):
     item_bank: str | list[str] = "questionnaires/items.yaml"
     roster: str | list[str] = "panels/panel.yaml"
     mail: MailSettings | None = None
+    web: WebSettings | None = None
     feedback: FeedbackSettings = FeedbackSettings()
     stability: StabilitySettings = StabilitySettings()
 
@@ -579,7 +596,7 @@ class Panellist(Strict):
     email: str | None = None
     group: Identifier
     attributes: dict[Identifier, Attribute] = Field(default_factory=dict)
-    delivery: Literal["email", "post"] = "email"
+    delivery: Literal["email", "web", "post"] = "email"  # web: a private link by e-mail
     address: str | None = None
 
     @field_validator("email")
@@ -593,8 +610,8 @@ class Panellist(Strict):
     def _reachable(self) -> Panellist:
         if self.delivery == "post" and not (self.address and self.address.strip()):
             raise ValueError(f"{self.code}: delivery is post but there is no address")
-        if self.delivery == "email" and not self.email:
-            raise ValueError(f"{self.code}: delivery is email but there is no email")
+        if self.delivery in ("email", "web") and not self.email:
+            raise ValueError(f"{self.code}: delivery is {self.delivery} but there is no email")
         return self
 
     def attribute_values(self, name: str) -> list[str]:

@@ -214,16 +214,42 @@ def import_files(study: Study, files: Sequence[Path], round: int | None = None,
 def import_entered(study: Study, round_no: int, entered: PanelReturn, replace: bool = False,
                    now: datetime | None = None) -> ImportReport:
     """Store a return typed in with ``delphi enter``, through the same checks as a file."""
+    return import_form(study, round_no, entered.code,
+                       return_cells(entered, study.manifest(round_no), study.settings),
+                       entered.comments, entered.suggestions, replace=replace, now=now,
+                       source=KEYBOARD)
+
+
+def check_form(study: Study, round_no: int, code: str, answers: dict[str, str],
+               comments: dict[str, str], suggestions: str | None,
+               source: str = "web") -> list[Problem]:
+    """The problems an import would find in one return given as form values.
+
+    ``answers`` holds each answer as its cell would, by answer key (item id, or
+    ``item/dimension``).
+    """
+    batch = ReturnsReader(study.manifest(round_no), study.settings)
+    batch.add_return(source, code, answers, comments, suggestions)
+    return batch.problems
+
+
+def import_form(study: Study, round_no: int, code: str, answers: dict[str, str],
+                comments: dict[str, str], suggestions: str | None, replace: bool = False,
+                now: datetime | None = None, source: str = "web") -> ImportReport:
+    """Store one return given as form values (``delphi enter``, ``delphi serve``).
+
+    The values are what a returns file's cells hold; they go through the same checks, the same
+    store and the same log as an imported file, with ``source`` in the log.
+    """
     manifest = study.manifest(round_no)
     batch = ReturnsReader(manifest, study.settings)
-    batch.add_return(KEYBOARD, entered.code, return_cells(entered, manifest, study.settings),
-                     entered.comments, entered.suggestions)
+    batch.add_return(source, code, answers, comments, suggestions)
     if batch.problems:
         raise StudyInvalid(batch.problems)
     with intake_lock(study, round_no):
         return _store(study, manifest, batch.returns(), [], replace,
                       ImportReport(round=round_no), now or datetime.now().astimezone(),
-                      source=KEYBOARD)
+                      source=source)
 
 
 def _conflicts(study: Study, manifest: Manifest, incoming: Sequence[PanelReturn],

@@ -184,6 +184,22 @@ class Study:
         """``rounds/round-N/post/round-N-postal-bundle.pdf``: the print bundle."""
         return self.round_dir(round_no) / "post" / f"round-{round_no}-postal-bundle.pdf"
 
+    def web_dir(self, round_no: int) -> Path:
+        """``rounds/round-N/web``: what ``delphi serve`` keeps (see ``store/web.py``)."""
+        return self.round_dir(round_no) / "web"
+
+    def link_log_path(self, round_no: int) -> Path:
+        """``rounds/round-N/web/links.jsonl``: each private link issued (hashed) or revoked."""
+        return self.web_dir(round_no) / "links.jsonl"
+
+    def drafts_dir(self, round_no: int) -> Path:
+        """``rounds/round-N/web/drafts``: answers saved on the web, not yet sent."""
+        return self.web_dir(round_no) / "drafts"
+
+    def form_key_path(self, round_no: int) -> Path:
+        """``rounds/round-N/web/form-key``: the key signing the web forms' tokens."""
+        return self.web_dir(round_no) / "form-key"
+
     def _inside(self, relative: str, what: str) -> Path:
         path = (self.root / relative).resolve()
         if not path.is_relative_to(self.root.resolve()):
