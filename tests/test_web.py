@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 with warnings.catch_warnings():  # starlette 1.x would rather have httpx2, not on PyPI's mirror
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 from delphi.actions import compute_round, links

@@ -12,10 +12,21 @@ from delphi.core.models import Manifest, PanelReturn
 from delphi.core.web import Answers, LinkEvent, link_url, live_links, new_token, token_digest
 from delphi.errors import Problem, RoundStateError
 from delphi.render.context import Personal, QuestionnaireContext
+from delphi.render.web import (
+    MessagePage,
+    Page,
+    Pages,
+    QuestionnairePage,
+    ReviewPage,
+    SentPage,
+)
 from delphi.store.intake import ImportReport, check_form, import_form, read_log
 from delphi.store.returns_csv import return_cells
 from delphi.store.study import Study
 from delphi.store.web import WebStore
+
+__all__ = ["MessagePage", "Page", "QuestionnairePage", "ReviewPage", "SentPage", "WebRound",
+           "Links", "links", "issue_link", "base_url"]
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 WEB_SOURCE = "web"
@@ -116,6 +127,7 @@ class WebRound:
     personal: dict[str, Personal]
     key: bytes
     base_url: str
+    pages: Pages
     _store: WebStore
     _stamp: object = None
     _live: dict[str, str] = field(default_factory=dict)
@@ -128,7 +140,22 @@ class WebRound:
         context, personals = questionnaire_context(folder, round_no)
         store = WebStore(folder, round_no)
         return cls(folder.root, round_no, context, {p.code: p for p in personals},
-                   store.form_key(), base_url(folder), store)
+                   store.form_key(), base_url(folder), Pages(folder.root), store)
+
+    def fields(self) -> dict[str, tuple[str, str]]:
+        """Each answer field of the questionnaire's form: name -> (kind, item id)."""
+        out: dict[str, tuple[str, str]] = {}
+        for section in self.context.sections:
+            for item in section.items:
+                out[item.rating_field] = ("rating", item.id)
+                out[item.comment_field] = ("comment", item.id)
+        return out
+
+    def html(self, template: str, page: Page, code: str | None = None) -> str:
+        """A page as HTML; with ``code``, the page of that panellist's questionnaire."""
+        if code is None:
+            return self.pages.render(template, page)
+        return self.pages.render(template, page, self.context, self.personal[code])
 
     def code_of(self, digest: str) -> str | None:
         """The panellist whose live link has this token digest, if any."""

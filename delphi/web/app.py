@@ -28,7 +28,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from delphi.actions.web import WebRound
+from delphi.actions.web import (
+    MessagePage,
+    Page,
+    QuestionnairePage,
+    ReviewPage,
+    SentPage,
+    WebRound,
+)
 from delphi.core.web import LINK_PATH, Answers, base_path, form_token, form_token_ok, token_digest
 from delphi.errors import DelphiError
 from delphi.web.forms import (
@@ -40,7 +47,6 @@ from delphi.web.forms import (
     answers_from,
     parse_fields,
 )
-from delphi.web.pages import MessagePage, Page, Pages, QuestionnairePage, ReviewPage, SentPage
 from delphi.web.security import FailureLimiter, SecurityHeaders, same_origin, security_headers
 
 MAX_BODY = 512 * 1024
@@ -65,10 +71,10 @@ def _when(moment: datetime | str | None) -> str:
 class Site:
     """The handlers, with what they share: the round, the pages, the limiter."""
 
-    def __init__(self, web: WebRound, pages: Pages, limiter: FailureLimiter,
+    def __init__(self, web: WebRound, limiter: FailureLimiter,
                  clock: Callable[[], datetime], on_event: Callable[[str], None]) -> None:
         self.web = web
-        self.pages = pages
+        self.style = web.pages.style
         self.limiter = limiter
         self.clock = clock
         self.on_event = on_event
@@ -78,18 +84,16 @@ class Site:
     # ------------------------------------------------------------------ plumbing
 
     def _page(self, title: str) -> dict[str, Any]:
-        return {"title": title, "language": self.web.context.language, "style": self.pages.style}
+        return {"title": title, "language": self.web.context.language, "style": self.style}
 
     def _html(self, template: str, page: Page, status: int = 200, code: str | None = None
               ) -> HTMLResponse:
-        me = self.web.personal[code] if code else None
-        q = self.web.context if code else None
-        return HTMLResponse(self.pages.render(template, page, q, me), status_code=status)
+        return HTMLResponse(self.web.html(template, page, code), status_code=status)
 
     def message(self, status: int, title: str, heading: str, *paragraphs: str,
                 headers: dict[str, str] | None = None) -> HTMLResponse:
         """A page that names no study and no panellist."""
-        page = MessagePage(title=title, language="en", style=self.pages.style, heading=heading,
+        page = MessagePage(title=title, language="en", style=self.style, heading=heading,
                            paragraphs=list(paragraphs))
         response = self._html("message", page, status)
         response.headers.update(headers or {})
@@ -207,7 +211,7 @@ class Site:
         if isinstance(fields, Response):
             return fields
         action = fields.get(ACTION_FIELD, "save")
-        answers, unknown = answers_from(fields, self.web.context, self.clock(),
+        answers, unknown = answers_from(fields, self.web.fields(), self.clock(),
                                         (FORM_TOKEN_FIELD, ACTION_FIELD))
         return await run_in_threadpool(self._save, code, digest, token, answers, unknown,
                                        action)
@@ -336,8 +340,7 @@ def create_app(study: Path | str = ".", round: int | None = None, *,
     :class:`DelphiError`, before anything listens.
     """
     web = WebRound.load(study, round)
-    pages = Pages(web.root)
-    site = Site(web, pages, limiter or FailureLimiter(), clock, on_event)
+    site = Site(web, limiter or FailureLimiter(), clock, on_event)
     link = f"{site.prefix}/{LINK_PATH}/{{token}}"
     routes = [
         Route(link, site.questionnaire, methods=["GET", "POST"]),
@@ -348,7 +351,7 @@ def create_app(study: Path | str = ".", round: int | None = None, *,
     app = Starlette(routes=routes, exception_handlers={
         404: site._not_found, 405: site._not_found, DelphiError: site._study_error})
     app.router.redirect_slashes = False
-    return Application(SecurityHeaders(app, security_headers(pages.style_hash)), web)
+    return Application(SecurityHeaders(app, security_headers(web.pages.style_hash)), web)
 
 
 def server_config(app: ASGIApp, host: str = "127.0.0.1", port: int = 8765) -> Any:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import parse_qsl
 
+from delphi.core.fields import SUGGESTIONS_FIELD
 from delphi.core.web import Answers
-from delphi.render.context import QuestionnaireContext
-from delphi.render.fields import SUGGESTIONS_FIELD
 
 FORM_TOKEN_FIELD = "form_token"
 ACTION_FIELD = "action"
@@ -41,20 +40,16 @@ def text(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def answers_from(fields: dict[str, str], context: QuestionnaireContext,
+def answers_from(fields: dict[str, str], targets: dict[str, tuple[str, str]],
                  now: datetime, control: tuple[str, ...]) -> tuple[Answers, list[str]]:
     """The answers in a posted questionnaire form, and the fields no questionnaire has.
 
-    ``control`` names the form's own fields (token, action). A rating's value is kept as sent,
-    for the import's checks to judge.
+    ``targets`` maps the questionnaire's answer fields to (kind, item id); ``control`` names
+    the form's own fields (token, action). A rating's value is kept as sent, for the import's
+    checks to judge.
     """
     ratings: dict[str, str] = {}
     comments: dict[str, str] = {}
-    targets: dict[str, tuple[str, str]] = {}
-    for section in context.sections:
-        for item in section.items:
-            targets[item.rating_field] = ("rating", item.id)
-            targets[item.comment_field] = ("comment", item.id)
     unknown: list[str] = []
     for name, value in fields.items():
         if name in control or name == SUGGESTIONS_FIELD:

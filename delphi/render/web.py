@@ -1,4 +1,4 @@
-"""The documented contexts of the web pages (``delphi/templates/web/``) and their rendering.
+"""The pages of ``delphi serve`` as HTML: their documented contexts and their rendering.
 
 Every template gets ``page``; the questionnaire, review and sent pages also get ``q`` and ``me``,
 the same context as the PDF questionnaire (:mod:`delphi.render.context`). Templates come from
