@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +31,26 @@ def read_long(path: Path, code: str = "expert", item: str = "item", round_: str 
 
 
 def long_study(root: Path, ratings: Iterable[Rating], study_yaml: str,
-               texts: dict[str, str] | None = None) -> Path:
-    """Write a study whose round N asks the items rated in round N, of everyone rated."""
+               texts: Mapping[str, str] | None = None,
+               sections: Mapping[str, tuple[str, str]] | None = None,
+               returns: bool = True) -> Path:
+    """Write a study whose round N asks the items rated in round N, of everyone rated.
+
+    ``sections`` maps an item to its (section id, title), in the order the sections come
+    (default: one section ``s``); ``returns=False`` leaves the returns out, for the caller
+    to import.
+    """
     rows = list(ratings)
     items = list(dict.fromkeys(i for _, i, _, _ in rows))
     codes = list(dict.fromkeys(c for c, _, _, _ in rows))
     texts = texts or {}
-    bank = {"sections": [{"id": "s", "title": "Statements", "items": [
-        {"id": i, "text": texts.get(i, f"Statement {i}")} for i in items]}]}
+    section_of = sections or {}
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for i in items:
+        grouped.setdefault(section_of.get(i, ("s", "Statements")), []).append(i)
+    bank = {"sections": [{"id": sid, "title": title, "items": [
+        {"id": i, "text": texts.get(i, f"Statement {i}")} for i in members]}
+        for (sid, title), members in grouped.items()]}
     panel = {"panellists": [{"code": c, "name": f"Panellist {c}",
                              "email": f"{c.lower()}@example.org", "group": "expert"}
                             for c in codes]}
@@ -58,9 +70,10 @@ def long_study(root: Path, ratings: Iterable[Rating], study_yaml: str,
         for c, i, rr, v in rows:
             if rr == r:
                 writer.writerow([c, i, "" if v is None else v])
-        folder = root / "rounds" / f"round-{r}"
-        build_tree(folder, {"questionnaire.yaml": manifest_text(manifest),
-                            "returns/returns.csv": buffer.getvalue()})
+        files = {"questionnaire.yaml": manifest_text(manifest)}
+        if returns:
+            files["returns/returns.csv"] = buffer.getvalue()
+        build_tree(root / "rounds" / f"round-{r}", files)
     return root
 
 
