@@ -205,8 +205,8 @@ def test_not_a_study_folder(tmp_path: Path, cli: Run) -> None:
     result = cli("analyse", "--study", str(tmp_path))
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "error: study.yaml: file not found; is this a study folder? Pass --study DIR to "
-        "point at one")
+        f"error: {tmp_path / 'study.yaml'}: file not found; is this a study folder? Pass "
+        "--study DIR to point at one")
 
 
 def test_missing_round(make_study: Make, cli: Run) -> None:

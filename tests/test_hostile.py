@@ -252,3 +252,94 @@ def test_an_import_killed_at_any_moment_loses_nothing(make_study: Make, tmp_path
     (late,) = [r for r in Study(study).returns(1) if r.code == "U2"]
     assert late.comments == {"1.1": "'Tis late"}
     assert not list((study / "rounds/round-1/returns").rglob(".*.tmp"))
+
+
+def _commands() -> list[tuple[str, list[str], set[str]]]:
+    """Every command: its name, the arguments it needs, and its options."""
+    import typer.main
+
+    from delphi.cli import app
+
+    group = typer.main.get_command(app)
+    out = []
+    for name, command in sorted(group.commands.items()):  # type: ignore[attr-defined]
+        args = [("x.csv" if p.name == "files" else "E1") for p in command.params
+                if p.param_type_name == "argument"]
+        options = {o for p in command.params for o in getattr(p, "opts", [])}
+        out.append((name, args, options))
+    return out
+
+
+COMMANDS = _commands()
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0", "error: --round 0: rounds are numbered from 1"),
+    ("-1", "error: --round '-1': not a whole number; rounds are numbered from 1"),
+    ("two", "error: --round 'two': not a whole number; rounds are numbered from 1"),
+    ("1.5", "error: --round '1.5': not a whole number; rounds are numbered from 1"),
+    ("99999999999", "error: --round 99999999999: too large"),
+])
+def test_every_command_names_a_bad_round(make_study: Make, cli: Run, value: str,
+                                         expected: str) -> None:
+    study = make_study()
+    walked = 0
+    for name, args, options in COMMANDS:
+        if "--round" not in options:
+            continue
+        walked += 1
+        result = cli(name, *args, "--study", str(study), "--round", value)
+        assert result.exit_code == 2, (name, result.stdout)
+        assert result.stderr.splitlines() == [expected + " (see --help)"], (name, result.stderr)
+    assert walked >= 8
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("/no/such/dir", "error: --study /no/such/dir: no such folder"),
+    ("/etc/hostname", "error: --study /etc/hostname: is a file; give the study's folder"),
+])
+def test_every_command_names_a_bad_study_folder(cli: Run, value: str, expected: str) -> None:
+    for name, args, options in COMMANDS:
+        if "--study" not in options:
+            continue
+        result = cli(name, *args, "--study", value)
+        assert result.exit_code == 2, (name, result.stdout)
+        assert result.stderr.splitlines() == [expected + " (see --help)"], (name, result.stderr)
+
+
+def test_a_folder_that_is_no_study_is_named(tmp_path: Path, cli: Run) -> None:
+    result = cli("status", "--study", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {tmp_path / 'study.yaml'}: file not found; is this "
+                                    "a study folder?")
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["new-round", "--workers", "0"], "error: --workers 0: at least 1 process lays out PDFs"),
+    (["report", "--min-subgroup", "0"],
+     "error: --min-subgroup 0: the smallest subgroup shown must be 1 or more"),
+    (["send", "--rate", "0"], "error: --rate '0': give messages per minute, from 0.1 to 100000"),
+    (["analyse", "--bogus"], "error: No such option: --bogus"),
+    (["import"], "error: Missing argument 'files'"),
+])
+def test_option_errors_are_one_line(make_study: Make, cli: Run, args: list[str],
+                                    expected: str) -> None:
+    result = cli(*args, "--study", str(make_study()))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [expected + " (see --help)"]
+
+
+def test_enter_with_no_input_says_so_and_exits_2(make_study: Make, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    study = make_study()
+    before = tree_digest(study)
+    result = subprocess.run([sys.executable, "-m", "delphi", "enter", "U2", "--study",
+                             str(study)], stdin=subprocess.DEVNULL, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: the input ended at the question 'rating'; nothing was saved"]
+    assert "Aborted" not in result.stdout + result.stderr
+    assert tree_digest(study) == before

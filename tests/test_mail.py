@@ -262,3 +262,70 @@ def test_send_without_mail_settings_or_pdfs(make_study: Make, cli: Run) -> None:
     assert "no questionnaire PDF for E1, E2, U1, U2" in result.stderr
     assert tree_digest(root) == before
     assert Study(root).settings.mail is None
+
+
+def _fast_mailer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from delphi.mail import smtp as smtp_module
+
+    original = smtp_module.Mailer.__init__
+
+    def fast(self, settings, attempts=4, backoff=0.01, sleep=lambda s: None):  # type: ignore[no-untyped-def]
+        original(self, settings, attempts=attempts, backoff=backoff, sleep=sleep)
+
+    monkeypatch.setattr(smtp_module.Mailer, "__init__", fast)
+
+
+def test_a_refused_connection_leaves_nobody_pending(study: Path, smtp: tuple[Recorder, int],
+                                                    cli: Run,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing reached the server, so nobody 'may have gone out': the re-run sends to all."""
+    handler, port = smtp
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    text = (study / "study.yaml").read_text()
+    (study / "study.yaml").write_text(text.replace(f"port: {port}", f"port: {closed}"))
+    _fast_mailer(monkeypatch)
+    refused = cli("send", "--study", str(study), "--yes")
+    assert refused.exit_code == 2
+    assert f"error: cannot reach the SMTP server 127.0.0.1:{closed}" in refused.stderr
+    entries = [json.loads(line) for line in
+               (study / "rounds/round-1/mail-log.jsonl").read_text().splitlines()]
+    assert [e["status"] for e in entries] == ["pending", "failed"]
+    (study / "study.yaml").write_text(text)
+    again = cli("send", "--study", str(study), "--yes")
+    assert again.exit_code == 0, again.stderr
+    assert "may have gone out" not in again.stderr
+    assert len(handler.messages) == 5
+
+
+def test_a_questionnaire_of_0_bytes_is_not_mailed(study: Path, smtp: tuple[Recorder, int],
+                                                  cli: Run) -> None:
+    handler, _ = smtp
+    (study / "rounds/round-1/questionnaires/E2.pdf").write_bytes(b"")
+    before = tree_digest(study)
+    result = cli("send", "--study", str(study), "--yes")
+    assert result.exit_code == 2
+    assert "error: no questionnaire PDF for E2 (missing, empty or not a PDF) in " \
+           "rounds/round-1/questionnaires" in result.stderr
+    assert handler.messages == [] and tree_digest(study) == before
+
+
+def test_a_name_with_a_line_break_never_reaches_a_header(study: Path, cli: Run) -> None:
+    panel = study / "panels/panel.yaml"
+    panel.write_text(panel.read_text().replace("name: Ben Example",
+                                               'name: "Ben\\nBcc: all@example.org"'))
+    result = cli("send", "--study", str(study), "--yes")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: panels/panel.yaml:3: panellists[1].name: must be one line of text; it holds "
+        "the control character '\\n' ('Ben\\nBcc: all@example.org')"), result.stderr
+
+
+def test_the_last_guard_refuses_a_header_with_a_line_break() -> None:
+    from delphi.errors import DelphiError
+    from delphi.mail.messages import header_text
+
+    assert header_text("Ann Example", "name") == "Ann Example"
+    with pytest.raises(DelphiError, match=r"E1's name holds a control character \('\\r'\)"):
+        header_text("Ann\rBcc: x", "E1's name")

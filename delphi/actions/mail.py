@@ -71,7 +71,7 @@ def plan_mail(study: Path | str, kind: Kind, round: int | None = None,
             max_reminders=mail.max_reminders if mail else 2,
             gap=timedelta(days=mail.reminder_gap_days if mail else 3))
     needed = mailing.recipients + (mailing.by_post if kind == "questionnaire" else [])
-    missing = [p.code for p in needed if not folder.questionnaire_pdf(round_no, p.code).is_file()]
+    missing = [p.code for p in needed if not _is_pdf(folder.questionnaire_pdf(round_no, p.code))]
     mail = folder.settings.mail
     return MailRun(folder, round_no, mailing, missing, mail.rate if mail else None)
 
@@ -87,12 +87,13 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
     after, so an interrupted run can be run again without mailing anyone twice.
     """
     from delphi.mail.messages import build_message, mail_environment
-    from delphi.mail.smtp import Mailer, PermanentFailure
+    from delphi.mail.smtp import Mailer, NotSent, PermanentFailure
 
     folder, round_no, mailing = run.study, run.round, run.mailing
     if run.missing_pdfs:
         raise RoundStateError(f"no questionnaire PDF for {', '.join(run.missing_pdfs[:5])}"
-                              f"{' ...' if len(run.missing_pdfs) > 5 else ''} in "
+                              f"{' ...' if len(run.missing_pdfs) > 5 else ''} (missing, empty "
+                              "or not a PDF) in "
                               f"{folder.display(folder.questionnaires_dir(round_no))}; "
                               "write them with 'delphi new-round' (or 'delphi new-round --round "
                               f"{round_no} --force' to rebuild the round)")
@@ -135,6 +136,9 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
             log.append(LogEntry(time=clock(), status="pending", **base))
             try:
                 mailer.send(message)
+            except NotSent as exc:  # never reached the server: not pending, sent next run
+                log.append(LogEntry(time=clock(), status="failed", error=str(exc), **base))
+                raise
             except PermanentFailure as exc:
                 log.append(LogEntry(time=clock(), status="failed", error=str(exc), **base))
                 outcome.failed[p.code] = str(exc)
@@ -154,6 +158,15 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
         write_bytes(outcome.bundle, made.pdf)
         outcome.bundle_pages = made.pages
     return outcome
+
+
+def _is_pdf(path: Path) -> bool:
+    """Whether ``path`` is a file that starts as a PDF does (not empty, not half-written)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(5) == b"%PDF-"
+    except OSError:
+        return False
 
 
 class _NoMailer:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,12 +23,46 @@ if TYPE_CHECKING:
 # The commands import delphi.actions (pydantic models, the store, rendering) when they run,
 # not when the CLI starts, so that `delphi --help` starts quickly.
 
+# typer vendors its own click: its usage errors are found through the public BadParameter.
+UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__
+                                   if c.__name__ == "UsageError")
+
+
+def _usage_message(exc: Exception) -> str:
+    """A usage error as one line naming the option (and, through the message, the value)."""
+    param = getattr(exc, "param", None)
+    message = str(getattr(exc, "message", "") or "").rstrip(".")
+    opts = getattr(param, "opts", None)
+    if type(exc).__name__ == "MissingParameter" or not message or not opts:
+        return str(getattr(exc, "format_message", lambda: str(exc))()).rstrip(".")
+    option = max(opts, key=len)
+    return message if message.startswith(option) else f"{option}: {message}"
+
+
+def _usage_error(exc: Exception) -> typer.Exit:
+    console(stderr=True).print(f"error: {_usage_message(exc)} (see --help)", markup=False,
+                               soft_wrap=True)
+    return typer.Exit(ExitStatus.ERROR)
+
+
 class _Commands(TyperGroup):
     """The one place where user errors become a message and an exit status."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                raise  # plain `delphi`: the help, as asked
+            raise _usage_error(exc) from None
 
     def invoke(self, ctx: Any) -> Any:  # click.Context; typer may vendor its own click
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            raise _usage_error(exc) from None
         except DelphiError as exc:
             if isinstance(ctx.obj, dict) and ctx.obj.get("traceback"):
                 raise
@@ -53,18 +89,58 @@ app = typer.Typer(
     add_completion=False,
 )
 
+def _study_folder(value: Path) -> Path:
+    """--study must name an existing folder."""
+    if not value.exists():
+        raise typer.BadParameter(f"--study {value}: no such folder")
+    if not value.is_dir():
+        raise typer.BadParameter(f"--study {value}: is a file; give the study's folder")
+    return value
+
+
+def _whole(option: str, why: str) -> Callable[[str], int]:
+    """A parser of a whole number of 1 or more; errors name the option and the value."""
+
+    def parse(text: str) -> int:
+        text = str(text)  # a default comes in as the number itself
+        if not re.fullmatch(r"[0-9]+", text.strip()):
+            raise typer.BadParameter(f"{option} {text!r}: not a whole number; {why}")
+        if len(text.strip()) > 9:
+            raise typer.BadParameter(f"{option} {text.strip()}: too large")
+        if int(text) < 1:
+            raise typer.BadParameter(f"{option} {int(text)}: {why}")
+        return int(text)
+
+    return parse
+
+
+def _rate(text: str) -> float:
+    text = str(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.1 <= value <= 100_000:  # nan fails too
+        raise typer.BadParameter(f"--rate {text!r}: give messages per minute, from 0.1 to "
+                                 "100000")
+    return value
+
+
+_round_number = _whole("--round", "rounds are numbered from 1")
+
+
 StudyOption = Annotated[
     Path,
     typer.Option("--study", "-s", help="The study folder.", show_default=True,
-                 file_okay=False),
+                 callback=_study_folder),
 ]
 LatestRoundOption = Annotated[int | None, typer.Option(
-    "--round", "-r", min=1, metavar="N", show_default=False,
+    "--round", "-r", parser=_round_number, metavar="N", show_default=False,
     help="Round (default: the latest with a questionnaire).")]
 RoundOption = Annotated[
     int | None,
     typer.Option("--round", "-r", help="Round number (default: the latest with returns).",
-                 min=1, show_default=False, metavar="N"),
+                 parser=_round_number, show_default=False, metavar="N"),
 ]
 
 
@@ -139,7 +215,7 @@ def _rule_names(text: str) -> list[RuleName]:
 def new_round(
     study: StudyOption = Path("."),
     round: Annotated[int | None, typer.Option(
-        "--round", "-r", min=1, metavar="N", show_default=False,
+        "--round", "-r", parser=_round_number, metavar="N", show_default=False,
         help="Round to build (default: the one after the latest analysed round; 1 if none).",
     )] = None,
     keep: Annotated[list[str] | None, typer.Option(
@@ -153,7 +229,8 @@ def new_round(
     force: Annotated[bool, typer.Option(
         "--force", help="Replace an existing round, keeping a dated backup of it.")] = False,
     workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, metavar="N",
+        "--workers", parser=_whole("--workers", "at least 1 process lays out PDFs"),
+        metavar="N",
         help="Processes laying out PDFs when a study's own template cannot be laid out once "
         "for everyone (default: one per core).",
     )] = None,
@@ -255,7 +332,7 @@ def import_(
                                                 show_default=False)],
     study: StudyOption = Path("."),
     round: Annotated[int | None, typer.Option(
-        "--round", "-r", min=1, metavar="N", show_default=False,
+        "--round", "-r", parser=_round_number, metavar="N", show_default=False,
         help="Round (default: the PDFs' own round, else the latest with a questionnaire).",
     )] = None,
     replace: Annotated[bool, typer.Option(
@@ -336,6 +413,7 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from delphi import actions
+    from delphi.cli.ask import confirm
 
     out, err = console(), console(stderr=True)
     run = actions.plan_mail(study, kind, round=round, resend=resend)
@@ -360,7 +438,8 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
     if not mailing.recipients and not (kind == "questionnaire" and mailing.by_post):
         out.print("Nothing to send.")
         return
-    if not dry_run and not yes and not typer.confirm("Send now?", default=False):
+    if not dry_run and not yes and not confirm(
+            "Send now?", undone="nothing was sent (--yes sends without asking)"):
         out.print("Nothing was sent.")
         raise typer.Exit(ExitStatus.OK)
     rate = rate or run.default_rate
@@ -390,8 +469,9 @@ DryRunOption = Annotated[bool, typer.Option(
     "nothing.")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before sending.")]
 RateOption = Annotated[float | None, typer.Option(
-    "--rate", min=0.1, help="At most this many messages per minute (default: mail.rate in "
-    "study.yaml, else no limit).")]
+    "--rate", parser=_rate, metavar="N",
+    help="At most this many messages per minute (default: mail.rate in study.yaml, else no "
+    "limit).")]
 DeadlineOption = Annotated[str | None, typer.Option(
     "--deadline", help="Return-by date to print in the messages, e.g. '12 January'.")]
 
@@ -452,7 +532,8 @@ def report(
         "--by", help="Roster attributes for subgroup differences, e.g. background,approach.",
         show_default=False)] = None,
     min_subgroup: Annotated[int, typer.Option(
-        "--min-subgroup", min=1, help="Smallest subgroup reported (anonymity).")] = 5,
+        "--min-subgroup", metavar="N", help="Smallest subgroup reported (anonymity).",
+        parser=_whole("--min-subgroup", "the smallest subgroup shown must be 1 or more"))] = 5,
 ) -> None:
     """The study's report over all rounds: response, consensus items, rankings, differences.
 

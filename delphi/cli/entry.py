@@ -10,6 +10,7 @@ from rich.table import Table
 
 from delphi import actions
 from delphi.actions.intake import EntryForm
+from delphi.cli.ask import ask, confirm
 from delphi.core.models import PanelReturn
 from delphi.errors import ExitStatus
 
@@ -26,10 +27,9 @@ def enter_interactively(study: Path, code: str, round: int | None, replace: bool
               f"{BACK} to go back; {QUIT} to stop without saving.")
     ratings = _ask_ratings(form, out)
     comments = _ask_comments(form, out)
-    suggestions = typer.prompt("Suggestions (Enter for none)", default="",
-                               show_default=False).strip() or None
+    suggestions = ask("Suggestions (Enter for none)").strip() or None
     _show_summary(form, ratings, comments, suggestions, out)
-    if not typer.confirm("Save this return?", default=False):
+    if not confirm("Save this return?"):
         out.print("Nothing was saved.")
         raise typer.Exit(ExitStatus.OK)
     entered = PanelReturn(code=form.code, ratings=ratings, comments=comments,
@@ -50,8 +50,8 @@ def _ask_ratings(form: EntryForm, out: Console) -> dict[str, int | None]:
         current = ratings.get(item.id)
         out.print(f"\n[dim][{index + 1}/{len(items)}][/dim] [bold]{item.id}[/bold] "
                   f"{item.text}", highlight=False)
-        raw = typer.prompt("  rating", default="" if current is None else str(current),
-                           show_default=current is not None).strip().lower()
+        raw = ask("  rating", default="" if current is None else str(current),
+                  show_default=current is not None).strip().lower()
         if raw == QUIT:
             out.print("Stopped; nothing was saved.")
             raise typer.Exit(ExitStatus.OK)
@@ -75,14 +75,13 @@ def _ask_comments(form: EntryForm, out: Console) -> dict[str, str]:
     comments: dict[str, str] = {}
     ids = set(form.manifest.item_ids())
     while True:
-        target = typer.prompt("\nComment on an item? Its id, or Enter to go on", default="",
-                              show_default=False).strip()
+        target = ask("\nComment on an item? Its id, or Enter to go on").strip()
         if not target:
             return comments
         if target not in ids:
             out.print(f"  [red]{target!r} is not an item of round {form.round}[/red]")
             continue
-        comments[target] = typer.prompt(f"  comment on {target}").strip()
+        comments[target] = ask(f"  comment on {target}").strip()
 
 
 def _show_summary(form: EntryForm, ratings: dict[str, int | None], comments: dict[str, str],

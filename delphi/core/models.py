@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -55,6 +56,18 @@ Code = Annotated[
                       pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"),
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _one_line(value: str) -> str:
+    bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise ValueError(f"must be one line of text; it holds the control character {bad!r} "
+                         f"({value[:40]!r})")
+    return value
+
+
+# Text that goes into mail headers (names, addresses, the sender) and titles: one line.
+OneLine = Annotated[Text, AfterValidator(_one_line)]
 
 
 class Strict(BaseModel):
@@ -164,10 +177,10 @@ class Group(Strict):
 class MailSettings(Strict):
     """SMTP settings for ``delphi send``; credentials come from the environment only."""
 
-    host: Text
+    host: OneLine
     port: int = Field(587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
-    sender: Text
+    sender: OneLine
     max_reminders: int = Field(2, ge=0, description="reminders per panellist and round")
     reminder_gap_days: int = Field(3, ge=0, description="days between two reminders")
     rate: float | None = Field(None, gt=0, description="messages per minute at most")
@@ -394,7 +407,7 @@ class StabilitySettings(Strict):
 class Settings(Strict):
     """``study.yaml``."""
 
-    title: Text
+    title: OneLine
     scale: Scale = Scale()
     anchors: Anchors = Field(default_factory=dict)
     bands: list[Band]
@@ -592,7 +605,7 @@ class Panellist(Strict):
     """A member of the panel. Only ``code`` ever appears on what other panellists receive."""
 
     code: Code
-    name: Text
+    name: OneLine
     email: str | None = None
     group: Identifier
     attributes: dict[Identifier, Attribute] = Field(default_factory=dict)

@@ -36,6 +36,19 @@ def mail_environment(study_root: Path) -> Environment:
                        keep_trailing_newline=True, autoescape=escape_html_only)
 
 
+def header_text(value: str, what: str) -> str:
+    """A value checked for a mail header: one line, no control characters.
+
+    A line break in a header would start a header of the sender's choosing (header injection);
+    the roster's checks refuse it already, this is the last guard.
+    """
+    bad = next((c for c in value if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise DelphiError(f"{what} holds a control character ({bad!r}) and cannot go into a "
+                          f"mail header: {value[:60]!r}")
+    return value
+
+
 def build_message(env: Environment, template: str, sender: str, panellist: Panellist,
                   attachment: Path, attachment_name: str, **context: Any) -> EmailMessage:
     """A message to one panellist with their own questionnaire attached."""
@@ -44,9 +57,11 @@ def build_message(env: Environment, template: str, sender: str, panellist: Panel
     if not first.startswith("Subject:"):
         raise DelphiError(f"mail template {template}: the first line must be 'Subject: ...'")
     message = EmailMessage()
-    message["Subject"] = first.removeprefix("Subject:").strip()
-    message["From"] = sender
-    message["To"] = formataddr((panellist.name, panellist.email or ""))
+    message["Subject"] = header_text(first.removeprefix("Subject:").strip(),
+                                     f"mail template {template}: the subject")
+    message["From"] = header_text(sender, "study.yaml: mail.sender")
+    message["To"] = formataddr((header_text(panellist.name, f"{panellist.code}'s name"),
+                                header_text(panellist.email or "", f"{panellist.code}'s email")))
     message["Date"] = formatdate(localtime=True)
     domain = parseaddr(sender)[1].partition("@")[2] or "delphi.invalid"
     message["Message-ID"] = make_msgid(idstring=panellist.code, domain=domain)

@@ -24,6 +24,10 @@ class PermanentFailure(Exception):
     """The server refused this message for good (a bad address, say)."""
 
 
+class NotSent(DelphiError):
+    """The message never reached the server (no connection, login refused): it was not sent."""
+
+
 class Mailer:
     """One SMTP connection, reopened when it drops; use as a context manager."""
 
@@ -73,12 +77,21 @@ class Mailer:
             self._smtp = None
 
     def send(self, message: EmailMessage) -> None:
-        """Hand one message over; retry transient failures, raise PermanentFailure otherwise."""
+        """Hand one message over; retry transient failures, raise PermanentFailure otherwise.
+
+        Raises :class:`NotSent` when the message never reached the server (the connection or
+        the login was refused), and a plain :class:`DelphiError` when it may have.
+        """
         delay = self.backoff
+        reached = False
         for attempt in range(1, self.attempts + 1):
             try:
                 if self._smtp is None:
-                    self._smtp = self._connect()
+                    try:
+                        self._smtp = self._connect()
+                    except DelphiError as exc:
+                        raise NotSent(exc.problems) from None
+                reached = True
                 refused = self._smtp.send_message(message)
                 if refused:
                     raise PermanentFailure("; ".join(f"{a}: {c} {m.decode(errors='replace')}"
@@ -99,9 +112,20 @@ class Mailer:
             except TRANSIENT as exc:
                 self._drop()
                 if attempt == self.attempts:
-                    raise DelphiError(f"cannot reach the SMTP server {self.settings.host}:"
-                                      f"{self.settings.port} ({exc}); nothing more was sent, "
-                                      "run the command again to go on") from None
+                    where = f"{self.settings.host}:{self.settings.port}"
+                    if not reached:
+                        raise NotSent(f"cannot reach the SMTP server {where} ({exc}); nothing "
+                                      "more was sent, run the command again to go on") from None
+                    raise DelphiError(f"lost the SMTP server {where} while sending ({exc}); "
+                                      "the message may have gone out; run the command again to "
+                                      "go on") from None
+            except smtplib.SMTPException as exc:  # e.g. the server cannot do STARTTLS
+                self._drop()
+                if not reached:
+                    raise NotSent(f"the SMTP server {self.settings.host}:{self.settings.port} "
+                                  f"refused the connection ({exc}); nothing was sent; check "
+                                  "mail: in study.yaml") from None
+                raise PermanentFailure(str(exc)) from None
             self.sleep(delay)
             delay *= 2
 

@@ -215,7 +215,7 @@ class Study:
         """``study.yaml``, validated."""
         path = self.root / SETTINGS_FILE
         if not path.exists():
-            raise MissingFile(self.display(path),
+            raise MissingFile(str(path),
                               "is this a study folder? Pass --study DIR to point at one")
         settings, _ = load_model(path, SETTINGS_FILE, Settings)
         problems = [p.at(SETTINGS_FILE, line_of(path, p.loc)) for p in check_settings(settings)]
