@@ -132,7 +132,7 @@ _round_number = _whole("--round", "rounds are numbered from 1")
 StudyOption = Annotated[
     Path,
     typer.Option("--study", "-s", help="The study folder.", show_default=True,
-                 callback=_study_folder),
+                 metavar="DIR", callback=_study_folder),
 ]
 LatestRoundOption = Annotated[int | None, typer.Option(
     "--round", "-r", parser=_round_number, metavar="N", show_default=False,
@@ -642,7 +642,7 @@ def validate(study: StudyOption = Path(".")) -> None:
 
     Exit status 2 if there is any problem.
 
-    Example: delphi validate --study my-study
+    Example: delphi validate --study examples/full-study
     """
     from delphi import actions
 
