@@ -1,4 +1,8 @@
-"""Small inline SVG charts: the share of ratings in each band, overall and per group."""
+"""Small inline SVG charts: the share of ratings in each band, overall and per group.
+
+Every text starts where it is placed (no ``text-anchor``): weasyprint draws an anchored text as
+a form XObject of its own, which made these charts two fifths of a questionnaire's bytes.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +26,8 @@ def band_chart(rows: Sequence[ChartRow], title: str) -> Markup:
              f"<title>{escape(title)}</title>"]
     for r, row in enumerate(rows):
         y = 1 + r * ROW_HEIGHT
-        parts.append(f'<text x="{LABEL_WIDTH - 3}" y="{y + 8}" font-size="7" '
-                     f'text-anchor="end" fill="#222">{escape(row.short)}</text>')
+        parts.append(f'<text x="1" y="{y + 8}" font-size="7" '
+                     f'fill="#222">{escape(row.short)}</text>')
         if row.n == 0:
             parts.append(f'<text x="{LABEL_WIDTH + 2}" y="{y + 8}" font-size="6.5" '
                          'fill="#555">no ratings</text>')
@@ -38,8 +42,8 @@ def band_chart(rows: Sequence[ChartRow], title: str) -> Markup:
                          f'fill="{colour}"/>')
             if share.share >= 0.14:
                 ink = "#000" if colour == "#c8c8c8" else "#fff"
-                parts.append(f'<text x="{x + w / 2:.2f}" y="{y + 7}" font-size="6" '
-                             f'text-anchor="middle" fill="{ink}">{pct(share.share)}</text>')
+                parts.append(f'<text x="{x + 1.5:.2f}" y="{y + 7}" font-size="6" '
+                             f'fill="{ink}">{pct(share.share)}</text>')
             x += w
     parts.append("</svg>")
     return Markup("".join(parts))

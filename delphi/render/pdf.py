@@ -21,6 +21,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from delphi.core.feedback import fmt, pct
 from delphi.core.fields import READ_ONLY_FIELDS
 from delphi.render.context import Personal, QuestionnaireContext
+from delphi.render.lean import field_font_css, lean_finisher
 from delphi.render.personalise import (
     NotPersonalisable,
     Placeholders,
@@ -101,6 +102,12 @@ def _radio_kids_unnamed(document: Any, pdf: Any) -> None:
         ref for ref in acroform["Fields"] if ref not in kids)
 
 
+def _finish(document: Any, pdf: Any) -> None:
+    """Weasyprint finisher: radio groups as one field each, then the lean steps."""
+    _radio_kids_unnamed(document, pdf)
+    lean_finisher(pdf)
+
+
 class _Captured(Exception):
     def __init__(self, layout: SharedLayout) -> None:
         self.layout = layout
@@ -117,9 +124,16 @@ class Renderer:
         roots = [PACKAGE_DIR] + ([self.study_root] if self.study_root else [])
         self.fetcher = _confined_fetcher(roots)
         self.base_url = str(self.study_root or PACKAGE_DIR) + os.sep
-        self.css = weasyprint.CSS(string=stylesheet_text(self.study_root),
-                                  url_fetcher=self.fetcher, base_url=self.base_url)
-        self.options: dict[str, Any] = {"pdf_forms": True, "custom_metadata": True}
+        from weasyprint.text.fonts import FontConfiguration
+
+        fonts = FontConfiguration()
+        self.stylesheets = [
+            weasyprint.CSS(string=stylesheet_text(self.study_root), url_fetcher=self.fetcher,
+                           base_url=self.base_url, font_config=fonts),
+            weasyprint.CSS(string=field_font_css(), url_fetcher=self.fetcher, font_config=fonts),
+        ]
+        self.options: dict[str, Any] = {"pdf_forms": True, "custom_metadata": True,
+                                        "font_config": fonts}
         if tagged:
             self.options["pdf_variant"] = "pdf/ua-1"
 
@@ -133,8 +147,8 @@ class Renderer:
 
         document = weasyprint.HTML(string=self.html(context, me), base_url=self.base_url,
                                    url_fetcher=self.fetcher)
-        return document.write_pdf(stylesheets=[self.css],  # type: ignore[no-any-return]
-                                  finisher=_radio_kids_unnamed, **self.options)
+        return document.write_pdf(stylesheets=self.stylesheets,  # type: ignore[no-any-return]
+                                  finisher=_finish, **self.options)
 
     def shared_layout(self, context: QuestionnaireContext,
                       personals: Sequence[Personal]) -> SharedLayout:
@@ -149,7 +163,7 @@ class Renderer:
         document = weasyprint.HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
 
         def capture(document: Any, pdf: Any) -> None:
-            _radio_kids_unnamed(document, pdf)
+            _finish(document, pdf)
             try:
                 layout = SharedLayout(pdf)
             except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
@@ -160,7 +174,7 @@ class Renderer:
             raise _Captured(layout)  # weasyprint need not write this PDF
 
         try:
-            document.write_pdf(stylesheets=[self.css], finisher=capture, **self.options)
+            document.write_pdf(stylesheets=self.stylesheets, finisher=capture, **self.options)
         except _Captured as captured:
             return captured.layout
         raise AssertionError("the finisher always raises")
