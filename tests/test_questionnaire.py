@@ -217,3 +217,54 @@ def test_round_3_lists_earlier_consensus_and_ranking_results(make_study: Make,
     assert "<td>1.2</td><td>Second statement</td><td>1</td>" in html
     assert "Priorities: results of round 1" in html
     assert "Your rating in round 2: <b class=\"slot own\">9</b>" in html
+
+
+def test_questionnaire_embeds_only_the_glyphs_it_prints(round_2: Path) -> None:
+    """Text fonts are subset; form fields name the reader's own font, which is not embedded."""
+    reader = pypdf.PdfReader(round_2 / "rounds/round-2/questionnaires/E1.pdf")
+    programs = {}
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            for descendant in font.get("/DescendantFonts", []):
+                descriptor = descendant.get_object()["/FontDescriptor"].get_object()
+                programs[str(font["/BaseFont"])] = len(descriptor["/FontFile2"].get_data())
+    assert any("DejaVu-Sans" in name for name in programs)
+    assert all(size < 60_000 for size in programs.values()), programs  # whole DejaVu: 760 KB
+    acroform = reader.trailer["/Root"]["/AcroForm"]
+    assert acroform["/NeedAppearances"]
+    helv = acroform["/DR"]["/Font"]["/Helv"].get_object()
+    assert (helv["/Subtype"], helv["/BaseFont"]) == ("/Type1", "/Helvetica")
+    assert "/FontDescriptor" not in helv  # never embedded: the reader shows typed text
+    appearances = [str(annotation.get_object()["/DA"]) for page in reader.pages
+                   for annotation in page.get("/Annots", [])
+                   if annotation.get_object().get("/FT") == "/Tx"]
+    assert appearances and all(re.search(r"/Helv [0-9.]+ Tf", da) for da in appearances)
+
+
+def test_radio_buttons_share_one_appearance(round_2: Path) -> None:
+    reader = pypdf.PdfReader(round_2 / "rounds/round-2/questionnaires/E1.pdf")
+    streams = set()
+    buttons = 0
+    for page in reader.pages:
+        for annotation in page.get("/Annots", []):
+            annotation = annotation.get_object()
+            if "/AP" in annotation and "/Parent" in annotation:
+                buttons += 1
+                streams.update(ref.idnum for ref in annotation["/AP"]["/N"].values())
+    assert buttons == 2 * 9 and len(streams) == 1
+
+
+def test_comments_in_any_script_import_exactly(round_2: Path, tmp_path: Path, cli: Run) -> None:
+    """Typed text is Unicode in the field's value, whatever font the reader showed it in."""
+    typed = "Crème brûlée — Ελληνικά — Русский — العربية — עברית — 中文"
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(
+        round_2 / "rounds/round-2/questionnaires/E1.pdf"))
+    for page in writer.pages:
+        writer.update_page_form_field_values(page, {"comment_1~1": typed, "suggestions": typed},
+                                             auto_regenerate=False)
+    writer.write(tmp_path / "E1-filled.pdf")
+    result = cli("import", str(tmp_path / "E1-filled.pdf"), "--study", str(round_2))
+    assert result.exit_code == 0, result.stderr
+    (only,) = [r for r in Study(round_2).returns(2) if r.code == "E1"]
+    assert only.comments["1.1"] == typed and only.suggestions == typed
