@@ -310,3 +310,62 @@ def test_inherited_unsure_band_must_exist_in_own_bands(tmp_path: Path) -> None:
     assert _validate(tmp_path, {"questionnaires/items.yaml": items}) == [
         "questionnaires/items.yaml:5: sections[0].bands: unsure band 'unimportant' is not one "
         "of the bands (low, high) (inherited; set unsure here, or unsure: false)"]
+
+
+# ---------------------------------------------------------------- analysis
+
+
+def test_analysis_entries_of_every_kind(tmp_path: Path) -> None:
+    from delphi import actions
+
+    data = actions.analyse(make(tmp_path), write=False).result.to_json()
+    entries = {(i["id"], i.get("dimension")): i for i in data["items"]}
+    assert list(entries) == [("1.1", None), ("1.2", None), ("2.1", "importance"),
+                             ("2.1", "feasibility"), ("3.1", None), ("4.1", None)]
+    # 1.1: 7 (E1), X (E2, in the denominator and in 'unimportant'), 2 (U1)
+    first = entries["1.1", None]
+    assert (first["n"], first["unsure"], first["denominator"]) == (2, 1, 3)
+    assert first["median"] == 4.5  # numeric ratings only
+    assert first["bands"] == {"unimportant": 2 / 3, "neutral": 0.0, "important": 1 / 3}
+    assert first["consensus"] is None and "dimension" not in first
+    assert first["groups"]["expert"]["unsure"] == 1
+    # 2.1/feasibility: ? (E1, not in the denominator), 4, 5
+    feasibility = entries["2.1", "feasibility"]
+    assert (feasibility["n"], feasibility["unsure"], feasibility["denominator"]) == (2, 1, 2)
+    assert feasibility["bands"] == {"low": 0.0, "mid": 0.0, "high": 1.0}
+    assert feasibility["consensus"] == "high"  # 100 % > 75 %
+    choice = entries["3.1", None]
+    assert choice == {"id": "3.1", "section": "vote", "kind": "choice", "n": 2,
+                      "options": {"yes": 0.5, "no": 0.5}, "consensus": None,
+                      "groups": {"expert": {"n": 2, "options": {"yes": 0.5, "no": 0.5},
+                                            "consensus": None},
+                                 "user": {"n": 0, "options": {"yes": None, "no": None},
+                                          "consensus": None}},
+                      "text": "Mandatory?", "stability": None}
+    assert entries["4.1", None] == {"id": "4.1", "section": "ideas", "kind": "open", "n": 2,
+                                    "groups": {"expert": {"n": 1}, "user": {"n": 1}},
+                                    "text": "What else?"}
+    assert data["consensus_rule"]["strict"] is True
+
+
+def test_next_round_asks_open_dimensions_and_drops_choices_at_consensus(tmp_path: Path) -> None:
+    from delphi import actions
+    from delphi.core.rounds import plan_round
+
+    returns = ("code,1.1,1.2,2.1/importance,2.1/feasibility,3.1,4.1\n"
+               "E1,7,7,6,2,yes,Idea\nE2,7,2,6,5,yes,\nU1,6,3,7,4,yes,\n")
+    root = make(tmp_path, returns)
+    result = actions.analyse(root, write=False).result
+    study = Study(root)
+    plan = plan_round(study.settings, study.bank, study.roster, 2, [result])
+    assert plan.dropped == {"1.1": "consensus (important) in round 1",
+                            "2.1/importance": "consensus (important) in round 1",
+                            "3.1": "consensus (yes) in round 1"}
+    items = {i.id: i for i in plan.manifest.items}
+    assert list(items) == ["1.2", "2.1"]  # open questions: round 1 only
+    assert items["2.1"].dimensions == ["feasibility"]
+    asked = [q.key for q in questions(study.settings, plan.manifest)]
+    assert asked == ["1.2", "2.1/feasibility"]
+    kept = plan_round(study.settings, study.bank, study.roster, 2, [result], keep=["2.1"])
+    assert [q.key for q in questions(study.settings, kept.manifest)] == [
+        "1.2", "2.1/importance", "2.1/feasibility"]

@@ -40,7 +40,8 @@ def test_analyse_json_is_what_results_json_holds(make_study: Make, cli: Run) -> 
                                                                               "agree")
     assert first["groups"]["user"]["n"] == 1
     second = data["items"][1]
-    assert second["groups"]["user"] == {"n": 0, "median": None, "q1": None, "q3": None,
+    assert second["groups"]["user"] == {"n": 0, "unsure": 0, "denominator": 0, "median": None,
+                                        "q1": None, "q3": None,
                                         "iqr": None, "mean": None,
                                         "bands": {"disagree": None, "neutral": None,
                                                   "agree": None},

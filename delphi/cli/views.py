@@ -10,9 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from delphi.core.analysis import ItemResult, RoundResult
+from delphi.core.answers import RatingSpec, resolve, section_spec
 from delphi.core.feedback import pct
 from delphi.core.history import in_rank_order
-from delphi.core.models import Manifest, Settings
+from delphi.core.models import Manifest, ManifestSection, Option, Settings
 from delphi.core.stability import HEADINGS, criterion, notes, p_text, value_text
 from delphi.core.stats import round_half_up
 from delphi.core.status import RoundStatus
@@ -59,8 +60,14 @@ def _group_medians(item: ItemResult) -> Text:
     return text
 
 
-def rating_table(title: str, items: Iterable[ItemResult], settings: Settings) -> Table:
-    """One rating section: n, median, IQR, band shares, consensus, group medians."""
+def rating_table(title: str, items: Iterable[ItemResult], settings: Settings,
+                 spec: RatingSpec | None = None) -> Table:
+    """One rating section, or one dimension of it.
+
+    n, median, IQR, band shares, the share of "unsure" answers (of all answers) when the
+    section offers one, consensus, group medians.
+    """
+    spec = spec or resolve(settings)
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False,
                   expand=True)
     table.add_column("Item", no_wrap=True)
@@ -68,22 +75,60 @@ def rating_table(title: str, items: Iterable[ItemResult], settings: Settings) ->
     table.add_column("n", justify="right")
     table.add_column("Med", justify="right")
     table.add_column("IQR", justify="right")
-    for band in settings.bands:
+    for band in spec.bands:
         table.add_column(f"{band.min}-{band.max}", justify="right")
+    if spec.unsure is not None:
+        table.add_column(spec.unsure.code, justify="right")
     table.add_column("Consensus", no_wrap=True)
     table.add_column(" ".join(g.id[:3].capitalize() for g in settings.groups), no_wrap=True)
     for item in items:
         consensus = (Text(f"{AGREE_MARK} {item.consensus}", style="bold green")
                      if item.consensus else Text(""))
         shares = []
-        for band in settings.bands:
+        for band in spec.bands:
             share = Text(pct(item.bands.get(band.name)))
             if item.consensus == band.name:
                 share.stylize("bold green")
             shares.append(share)
+        if spec.unsure is not None:
+            answered = item.n + item.unsure
+            shares.append(Text(pct(item.unsure / answered if answered else None)))
         table.add_row(item.id, short(item.text), str(item.n), num(item.median), num(item.iqr),
                       *shares, consensus, _group_medians(item),
                       style="bold" if item.consensus else None)
+    return table
+
+
+def choice_table(title: str, items: Iterable[ItemResult], options: list[Option]) -> Table:
+    """One choice section: n, each option's share, the option at consensus."""
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False,
+                  expand=True)
+    table.add_column("Item", no_wrap=True)
+    table.add_column("Question", ratio=1, overflow="fold", min_width=16)
+    table.add_column("n", justify="right")
+    for option in options:
+        table.add_column(option.id, justify="right")
+    table.add_column("Consensus", no_wrap=True)
+    for item in items:
+        shares = [Text(pct((item.options or {}).get(o.id)),
+                       style="bold green" if item.consensus == o.id else "")
+                  for o in options]
+        table.add_row(item.id, short(item.text), str(item.n), *shares,
+                      Text(f"{AGREE_MARK} {item.consensus}", style="bold green")
+                      if item.consensus else Text(""),
+                      style="bold" if item.consensus else None)
+    return table
+
+
+def open_table(title: str, items: Iterable[ItemResult]) -> Table:
+    """One open section: how many answered each question (the texts go to the review file)."""
+    table = Table(title=f"{title} — open questions (answers in 'delphi suggestions')",
+                  title_justify="left", show_edge=False, pad_edge=False, expand=True)
+    table.add_column("Item", no_wrap=True)
+    table.add_column("Question", ratio=1, overflow="fold", min_width=16)
+    table.add_column("Answers", justify="right")
+    for item in items:
+        table.add_row(item.id, short(item.text), str(item.n))
     return table
 
 
@@ -105,6 +150,26 @@ def ranking_table(title: str, items: Iterable[ItemResult], settings: Settings) -
     return table
 
 
+def _section_tables(section: ManifestSection, items: list[ItemResult],
+                    settings: Settings) -> list[RenderableType]:
+    """The tables of one section: one per dimension for a statement rated on several."""
+    if section.kind == "ranking":
+        return [ranking_table(f"{section.title} — median (mean), ranked", items, settings)]
+    if section.kind == "choice":
+        return [choice_table(section.title, items, list(section.options or ()))]
+    if section.kind == "open":
+        return [open_table(section.title, items)]
+    if not section.dimensions:
+        return [rating_table(section.title, items, settings, section_spec(settings, section))]
+    tables: list[RenderableType] = []
+    for dimension in section.dimensions:
+        shown = [i for i in items if i.dimension == dimension.id]
+        if shown:
+            tables.append(rating_table(f"{section.title} — {dimension.label}", shown, settings,
+                                       section_spec(settings, section, dimension.id)))
+    return tables
+
+
 def analysis_view(result: RoundResult, manifest: Manifest, settings: Settings) -> RenderableType:
     """The whole human report of ``delphi analyse``."""
     parts: list[RenderableType] = [Text(result.study, style="bold"), response_table(result,
@@ -114,14 +179,8 @@ def analysis_view(result: RoundResult, manifest: Manifest, settings: Settings) -
         by_section.setdefault(item.section, []).append(item)
     for section in manifest.sections:
         items = by_section.get(section.id, [])
-        if not items:
-            continue
-        parts.append(Text(""))
-        if section.kind == "ranking":
-            parts.append(ranking_table(f"{section.title} — median (mean), ranked", items,
-                                       settings))
-        else:
-            parts.append(rating_table(section.title, items, settings))
+        for table in _section_tables(section, items, settings) if items else []:
+            parts += [Text(""), table]
     rated = [i for i in result.items if i.kind == "rating"]
     if any(i.stability for i in rated):
         parts += [Text(""), stability_table(rated, settings)]
@@ -131,7 +190,8 @@ def analysis_view(result: RoundResult, manifest: Manifest, settings: Settings) -
     groups = groups if len(settings.groups) > 1 else settings.groups[0].label
     parts.append(Text(""))
     rule = settings.consensus
-    meaning = (f"at least {pct(rule.threshold)} of ratings in one band" if rule.rule == "banded"
+    least = "more than" if rule.strict else "at least"
+    meaning = (f"{least} {pct(rule.threshold)} of ratings in one band" if rule.rule == "banded"
                else f"the {rule.rule} rule")
     if rule.scope != "panel":
         meaning += f", in {rule.scope.replace('-', ' ')}"
@@ -204,7 +264,7 @@ def stability_table(items: list[ItemResult], settings: Settings) -> Table:
     previous = shown[0].stability.previous_round if shown[0].stability else 0
     table = Table(title=f"Stability since round {previous} (stable: {criterion(rule)})",
                   title_justify="left", show_edge=False, pad_edge=False)
-    noted = {i.id: "; ".join(notes(i.stability, rule)) for i in shown if i.stability}
+    noted = {i.key: "; ".join(notes(i.stability, rule)) for i in shown if i.stability}
     headings = ["Item", "Pairs", "Unchanged", "Changed band", HEADINGS[rule.statistic],
                 "Stable", "Wilcoxon p", "Towards median"]
     if any(noted.values()):
@@ -215,9 +275,9 @@ def stability_table(items: list[ItemResult], settings: Settings) -> Table:
         s = item.stability
         assert s is not None
         cells: list[str | Text] = [
-            item.id, str(s.pairs), pct(s.unchanged), pct(s.changed_band), value_text(s, rule),
+            item.key, str(s.pairs), pct(s.unchanged), pct(s.changed_band), value_text(s, rule),
             Text(AGREE_MARK, style="green") if s.stable else "", p_text(s.wilcoxon_p),
-            pct(s.towards_median), Text(noted[item.id], style="yellow")]
+            pct(s.towards_median), Text(noted[item.key], style="yellow")]
         table.add_row(*cells[:len(headings)])
     return table
 
@@ -230,13 +290,15 @@ def rules_view(items: list[ItemResult], settings: Settings) -> list[RenderableTy
                    title_justify="left", show_edge=False, pad_edge=False)
     totals.add_column("Rule")
     totals.add_column("Items", justify="right")
-    for band in settings.bands:
-        totals.add_column(band.name, justify="right")
+    bands = [b.name for b in settings.bands]
+    bands += [v for i in items for v in (i.rules or {}).values() if v and v not in bands]
+    for band in dict.fromkeys(bands):
+        totals.add_column(band, justify="right")
     for name in names:
         verdicts = [(i.rules or {}).get(name) for i in items]
         totals.add_row(Text(name, style="bold" if name == settings.consensus.rule else ""),
                        str(sum(1 for v in verdicts if v)),
-                       *[str(sum(1 for v in verdicts if v == b.name)) for b in settings.bands])
+                       *[str(sum(1 for v in verdicts if v == b)) for b in dict.fromkeys(bands)])
     differ = [i for i in items if len(set((i.rules or {}).values())) > 1]
     if not differ:
         return [totals, Text("The rules agree on every item.", style="dim")]
@@ -247,6 +309,6 @@ def rules_view(items: list[ItemResult], settings: Settings) -> list[RenderableTy
     for name in names:
         table.add_column(name, no_wrap=True)
     for item in differ:
-        table.add_row(item.id, short(item.text, 40),
+        table.add_row(item.key, short(item.text, 40),
                       *[(item.rules or {}).get(name) or "–" for name in names])
     return [totals, Text(""), table]

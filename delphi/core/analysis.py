@@ -1,4 +1,4 @@
-"""Analysis of one round: statistics per item, overall and per stakeholder group.
+"""Analysis of one round: statistics per question, overall and per stakeholder group.
 
 :func:`analyse_round` takes what the store has loaded (settings, the round's manifest, the
 roster and the returns) and gives a :class:`RoundResult`, whose JSON form is the contract's
@@ -8,16 +8,26 @@ roster and the returns) and gives a :class:`RoundResult`, whose JSON form is the
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from delphi.core.answers import Question, answer_key, questions
 from delphi.core.models import ConsensusRule, Manifest, PanelReturn, Roster, RuleName, Settings
-from delphi.core.rules import item_verdict, verdict
+from delphi.core.rules import choice_consensus, item_verdict, verdict
 from delphi.core.stability import Stability, stability
-from delphi.core.stats import Summary, diverges, quantile, rank, summarise
+from delphi.core.stats import (
+    Summary,
+    Tally,
+    choice_shares,
+    diverges,
+    quantile,
+    rank,
+    summarise,
+)
 
 
 class GroupResponse(BaseModel):
@@ -41,23 +51,73 @@ class Response(GroupResponse):
 
 
 class GroupStats(Summary):
-    """An item's statistics within one group, with its rank within that group."""
+    """An item's statistics within one group, with its rank within that group.
+
+    ``options``: a choice's share of each option (``None`` for other kinds).
+    """
 
     rank: int | None = None
+    options: dict[str, float | None] | None = None
 
 
 class ItemResult(Summary):
-    """An item's statistics overall and per group."""
+    """One entry of the results: an item, or one dimension of an item, overall and per group.
+
+    Rating and ranking entries fill the :class:`~delphi.core.stats.Summary` fields; a choice
+    fills ``n`` (those who chose), ``options`` (each option's share of ``n``) and
+    ``consensus`` (an option id); an open question ``n`` (answers given) alone.
+    """
 
     id: str
     section: str
     kind: str
     text: str
+    dimension: str | None = None
+    options: dict[str, float | None] | None = None
     groups: dict[str, GroupStats]
     divergent: bool
     rank: int | None
     rules: dict[str, str | None] | None = None
     stability: Stability | None = None
+
+    @property
+    def key(self) -> str:
+        """The answer key: the item id, or ``<item id>/<dimension id>``."""
+        return answer_key(self.id, self.dimension)
+
+    @property
+    def judged(self) -> bool:
+        """Whether the entry can reach consensus (ratings and choices; not rankings, open)."""
+        return self.kind in ("rating", "choice")
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the contract's ``items`` show it."""
+        head: dict[str, Any] = {"id": self.id, "section": self.section, "kind": self.kind}
+        if self.dimension is not None:
+            head["dimension"] = self.dimension
+        if self.kind == "open":
+            return {**head, "n": self.n, "groups": {g: {"n": s.n} for g, s in self.groups.items()},
+                    "text": self.text}
+        if self.kind == "choice":
+            def choice(s: Summary, options: dict[str, float | None] | None) -> dict[str, Any]:
+                return {"n": s.n, "options": dict(options or {}), "consensus": s.consensus}
+            return {**head, **choice(self, self.options),
+                    "groups": {g: choice(s, s.options) for g, s in self.groups.items()},
+                    "text": self.text, "stability": None}
+        entry = {**head, **_stats(self),
+                 "groups": {g: {**_stats(s), "rank": s.rank} for g, s in self.groups.items()},
+                 "divergent": self.divergent, "rank": self.rank, "text": self.text,
+                 "stability": (self.stability.model_dump(by_alias=True) if self.stability
+                               else None)}
+        if self.rules is not None:
+            entry["rules"] = dict(self.rules)
+        return entry
+
+
+def _stats(s: Summary) -> dict[str, Any]:
+    return {"n": s.n, "unsure": s.unsure, "denominator": s.denominator, "median": s.median,
+            "q1": s.q1, "q3": s.q3, "iqr": s.iqr, "mean": s.mean, "bands": dict(s.bands),
+            "consensus": s.consensus}
 
 
 class RoundResult(BaseModel):
@@ -77,20 +137,6 @@ class RoundResult(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         """The contract's object, keys in the documented order."""
-        def stats(s: Summary) -> dict[str, Any]:
-            return {"n": s.n, "median": s.median, "q1": s.q1, "q3": s.q3, "iqr": s.iqr,
-                    "mean": s.mean, "bands": dict(s.bands), "consensus": s.consensus}
-
-        items = []
-        for it in self.items:
-            entry = {"id": it.id, "section": it.section, "kind": it.kind, **stats(it),
-                     "groups": {g: {**stats(gs), "rank": gs.rank} for g, gs in it.groups.items()},
-                     "divergent": it.divergent, "rank": it.rank, "text": it.text,
-                     "stability": (it.stability.model_dump(by_alias=True) if it.stability
-                                   else None)}
-            if it.rules is not None:
-                entry["rules"] = dict(it.rules)
-            items.append(entry)
         return {
             "study": self.study,
             "round": self.round,
@@ -99,7 +145,7 @@ class RoundResult(BaseModel):
                 "groups": {g: {"invited": r.invited, "returned": r.returned}
                            for g, r in self.response.groups.items()},
             },
-            "items": items,
+            "items": [it.to_json() for it in self.items],
             "quartiles": self.quartiles,
             "consensus_rule": self.consensus_rule,
             "stability_rule": self.stability_rule,
@@ -108,18 +154,22 @@ class RoundResult(BaseModel):
         }
 
     def consensus_counts(self) -> tuple[int, int, dict[str, int]]:
-        """(rating items, items with consensus, consensus items per band)."""
-        rating = [i for i in self.items if i.kind == "rating"]
+        """(rating and choice entries, those with consensus, how many per band or option)."""
+        rating = [i for i in self.items if i.judged]
         reached = [i for i in rating if i.consensus]
         per_band = Counter(i.consensus for i in reached if i.consensus)
         return len(rating), len(reached), dict(per_band)
 
     def summary_line(self, band_order: Sequence[str]) -> str:
-        """E.g. ``10 of 49 items reached consensus: 9 agree, 1 disagree``."""
+        """E.g. ``10 of 49 items reached consensus: 9 agree, 1 disagree``.
+
+        Bands and options not in ``band_order`` follow in the order first reached.
+        """
         total, reached, per_band = self.consensus_counts()
         noun = "item" if total == 1 else "items"
         line = f"{reached} of {total} {noun} reached consensus"
-        parts = [f"{per_band[b]} {b}" for b in band_order if per_band.get(b)]
+        order = list(band_order) + [b for b in per_band if b not in band_order]
+        parts = [f"{per_band[b]} {b}" for b in order if per_band.get(b)]
         return line + (": " + ", ".join(parts) if parts else "")
 
 
@@ -129,101 +179,208 @@ def analyse_round(settings: Settings, manifest: Manifest, roster: Roster,
                   rules: Sequence[RuleName] = ()) -> RoundResult:
     """Statistics of a round, computed against what its manifest says was asked.
 
-    ``previous`` (the previous round's number and returns) adds each item's stability since
-    then; ``rules`` adds each item's verdict under those consensus rules, side by side.
-    Returns from codes that were not invited, or ratings of items that were not asked, are
-    rejected by the store before they reach this function.
+    One entry per question (:func:`~delphi.core.answers.questions`): an item, or one dimension
+    of an item. ``previous`` (the previous round's number and returns) adds each rating's
+    stability since then; ``rules`` adds each rating's verdict under those consensus rules,
+    side by side. Returns from codes that were not invited, or answers to questions that were
+    not asked, are rejected by the store before they reach this function.
     """
     group_of = {p.code: p.group for p in roster.panellists}
+    tallies = _Tallies.of(returns, group_of)
     groups = settings.group_ids
-    invited = list(manifest.invited)
-    returned_codes = {r.code for r in returns}
-
-    invited_by_group = Counter(group_of[c] for c in invited)
-    returned_by_group = Counter(group_of[c] for c in invited if c in returned_codes)
-    response = Response(
-        invited=len(invited), returned=len(returned_codes & set(invited)),
-        groups={g: GroupResponse(invited=invited_by_group[g], returned=returned_by_group[g])
-                for g in groups},
-    )
-
-    # counts[item][group][rating]: per group, one Counter over its (item, rating) pairs,
-    # which Counter tallies in C, then spread out by item.
-    by_group: dict[str, list[PanelReturn]] = defaultdict(list)
-    for ret in returns:
-        by_group[group_of[ret.code]].append(ret)
-    counts: dict[str, dict[str, Counter[int]]] = defaultdict(lambda: defaultdict(Counter))
-    for group, members in by_group.items():
-        pairs = Counter(chain.from_iterable(ret.ratings.items() for ret in members))
-        for (item_id, rating), n in pairs.items():
-            if rating is not None:
-                counts[item_id][group][rating] = n
-
-    rule = settings.consensus
-    bands, threshold, method = settings.bands, rule.threshold, settings.quartiles
-    items: list[ItemResult] = []
-    for item in manifest.items:
-        per_group = counts.get(item.id, {})
-        overall: Counter[int] = Counter()
-        for c in per_group.values():
-            overall.update(c)
-        group_stats = {}
-        for g in groups:
-            summary = summarise(per_group.get(g, {}), bands, threshold, method)
-            if rule.rule != "banded":
-                summary = summary.model_copy(update={"consensus": verdict(
-                    rule.rule, rule, per_group.get(g, {}), bands, method)})
-            group_stats[g] = GroupStats(**summary.model_dump())
-        summary = summarise(overall, bands, threshold, method)
-        summary = summary.model_copy(update={"consensus": item_verdict(
-            rule.rule, rule, overall, per_group, bands, method)})
-        side_by_side = None
-        if rules:
-            side_by_side = {
-                name: item_verdict(name, rule if name == rule.rule else
-                                   ConsensusRule(rule=name, scope=rule.scope),
-                                   overall, per_group, bands, method)
-                for name in rules}
-        items.append(ItemResult(
-            **summary.model_dump(), id=item.id, section=item.section, kind=item.kind,
-            text=item.text, groups=group_stats,
-            divergent=diverges((s.median for s in group_stats.values()),
-                               settings.divergence.threshold),
-            rank=None, rules=side_by_side,
-        ))
-
+    items = [_entry(q, tallies, settings, rules) for q in questions(settings, manifest)]
     items = _with_ranks(items, groups)
     if previous is not None:
-        items = _with_stability(items, returns, previous, settings)
+        items = _with_stability(items, returns, previous, settings, manifest)
     return RoundResult(
-        study=manifest.study, round=manifest.round, response=response, items=items,
-        quartiles=method, consensus_rule=settings.consensus.model_dump(),
+        study=manifest.study, round=manifest.round,
+        response=_response(manifest, group_of, groups, returns), items=items,
+        quartiles=settings.quartiles, consensus_rule=_rule_in_force(settings),
         stability_rule=settings.stability.in_force(),
         divergence_threshold=settings.divergence.threshold, manifest_hash=manifest.hash,
     )
 
 
+def _rule_in_force(settings: Settings) -> dict[str, Any]:
+    """The consensus settings as results record them.
+
+    ``strict`` only when set, so the results of a study that does not use it read as before.
+    """
+    rule = settings.consensus.model_dump()
+    if not rule["strict"]:
+        del rule["strict"]
+    return rule
+
+
+def _response(manifest: Manifest, group_of: Mapping[str, str], groups: Sequence[str],
+              returns: Sequence[PanelReturn]) -> Response:
+    """Invited and returned, overall and per group."""
+    invited = list(manifest.invited)
+    returned_codes = {r.code for r in returns}
+    invited_by_group = Counter(group_of[c] for c in invited)
+    returned_by_group = Counter(group_of[c] for c in invited if c in returned_codes)
+    return Response(
+        invited=len(invited), returned=len(returned_codes & set(invited)),
+        groups={g: GroupResponse(invited=invited_by_group[g], returned=returned_by_group[g])
+                for g in groups},
+    )
+
+
+@dataclass(frozen=True)
+class _Tallies:
+    """Every answer of a round counted by answer key and group.
+
+    ``ratings[key][group][rating]``, ``unsure[key][group]``, ``chosen[key][group][option]``,
+    ``texts[key][group]``.
+    """
+
+    ratings: dict[str, dict[str, Counter[int]]]
+    unsure: dict[str, Counter[str]]
+    chosen: dict[str, dict[str, Counter[str]]]
+    texts: dict[str, Counter[str]]
+
+    @staticmethod
+    def of(returns: Sequence[PanelReturn], group_of: Mapping[str, str]) -> _Tallies:
+        """Count every answer.
+
+        Per group, one Counter over its (key, answer) pairs, which Counter tallies in C, then
+        spread out by key.
+        """
+        by_group: dict[str, list[PanelReturn]] = defaultdict(list)
+        for ret in returns:
+            by_group[group_of[ret.code]].append(ret)
+        tallies = _Tallies(defaultdict(lambda: defaultdict(Counter)), defaultdict(Counter),
+                           defaultdict(lambda: defaultdict(Counter)), defaultdict(Counter))
+        for group, members in by_group.items():
+            pairs = Counter(chain.from_iterable(ret.ratings.items() for ret in members))
+            for (key, rating), n in pairs.items():
+                if rating is not None:
+                    tallies.ratings[key][group][rating] = n
+            for key in chain.from_iterable(ret.unsure for ret in members):
+                tallies.unsure[key][group] += 1
+            for (key, option), n in Counter(chain.from_iterable(
+                    ret.choices.items() for ret in members)).items():
+                tallies.chosen[key][group][option] = n
+            for key in chain.from_iterable(ret.texts for ret in members):
+                tallies.texts[key][group] += 1
+        return tallies
+
+    def rating(self, key: str, group: str | None = None) -> Tally:
+        """The answers to one rating question, of the whole panel or of one group."""
+        per_group = self.ratings.get(key, {})
+        unsure = self.unsure.get(key, Counter())
+        if group is not None:
+            return Tally(per_group.get(group, Counter()), unsure[group])
+        overall: Counter[int] = Counter()
+        for counts in per_group.values():
+            overall.update(counts)
+        return Tally(overall, sum(unsure.values()))
+
+
+def _entry(question: Question, tallies: _Tallies, settings: Settings,
+           rules: Sequence[RuleName]) -> ItemResult:
+    """The results entry of one question."""
+    if question.kind == "choice":
+        return _choice_entry(question, tallies, settings)
+    if question.kind == "open":
+        return _open_entry(question, tallies, settings)
+    return _rating_entry(question, tallies, settings, rules)
+
+
+def _head(question: Question) -> dict[str, Any]:
+    return {"id": question.item, "section": question.section, "kind": question.kind,
+            "text": question.text, "dimension": question.dimension, "rank": None}
+
+
+def _rating_entry(question: Question, tallies: _Tallies, settings: Settings,
+                  rules: Sequence[RuleName]) -> ItemResult:
+    """A rating or ranking question: statistics, consensus by the study's rule, side rules."""
+    spec = question.rating
+    assert spec is not None  # rating and ranking questions have one
+    rule, method, bands, unsure = settings.consensus, settings.quartiles, spec.bands, spec.unsure
+    per_group = {g: tallies.rating(question.key, g) for g in settings.group_ids}
+    overall = tallies.rating(question.key)
+
+    def judged(answers: Tally, scope_groups: Mapping[str, Tally] | None) -> Summary:
+        summary = summarise(answers, bands, method, unsure)
+        consensus = (item_verdict(rule.rule, rule, answers, scope_groups, bands, method, unsure)
+                     if scope_groups is not None
+                     else verdict(rule.rule, rule, answers, bands, method, unsure=unsure))
+        return summary.model_copy(update={"consensus": consensus})
+
+    group_stats = {g: GroupStats(**judged(t, None).model_dump()) for g, t in per_group.items()}
+    side_by_side = None
+    if rules:
+        side_by_side = {
+            name: item_verdict(name, rule if name == rule.rule else
+                               ConsensusRule(rule=name, scope=rule.scope, strict=rule.strict),
+                               overall, per_group, bands, method, unsure)
+            for name in rules}
+    return ItemResult(
+        **judged(overall, per_group).model_dump(), **_head(question), groups=group_stats,
+        divergent=diverges((s.median for s in group_stats.values()),
+                           spec.divergence.threshold),
+        rules=side_by_side)
+
+
+def _choice_entry(question: Question, tallies: _Tallies, settings: Settings) -> ItemResult:
+    """A choice: each option's share of those who chose, and the option at consensus."""
+    options = question.option_ids()
+    chosen = tallies.chosen.get(question.key, {})
+
+    def summary(counts: Mapping[str, int]) -> dict[str, Any]:
+        n = sum(counts.get(o, 0) for o in options)
+        return {"n": n, "denominator": n, "median": None, "q1": None, "q3": None,
+                "iqr": None, "mean": None, "bands": {},
+                "options": choice_shares(counts, options),
+                "consensus": choice_consensus(counts, options, settings.consensus)}
+
+    overall: Counter[str] = Counter()
+    for counts in chosen.values():
+        overall.update(counts)
+    return ItemResult(
+        **summary(overall), **_head(question), divergent=False,
+        groups={g: GroupStats(**summary(chosen.get(g, Counter())))
+                for g in settings.group_ids})
+
+
+def _open_entry(question: Question, tallies: _Tallies, settings: Settings) -> ItemResult:
+    """An open question: how many answered, overall and per group."""
+    given = tallies.texts.get(question.key, Counter())
+
+    def summary(n: int) -> dict[str, Any]:
+        return {"n": n, "denominator": n, "median": None, "q1": None, "q3": None,
+                "iqr": None, "mean": None, "bands": {}}
+
+    return ItemResult(**summary(sum(given.values())), **_head(question), divergent=False,
+                      groups={g: GroupStats(**summary(given[g])) for g in settings.group_ids})
+
+
 def _with_stability(items: list[ItemResult], returns: Sequence[PanelReturn],
-                    previous: tuple[int, Sequence[PanelReturn]],
-                    settings: Settings) -> list[ItemResult]:
-    """Add stability since the previous round to the items it asked too."""
+                    previous: tuple[int, Sequence[PanelReturn]], settings: Settings,
+                    manifest: Manifest) -> list[ItemResult]:
+    """Add stability since the previous round to the rating questions it asked too.
+
+    Pairs are the panellists with a numeric rating under the same answer key in both rounds:
+    an "unsure" answer is no point on the scale, so it enters no pair.
+    """
     previous_round, earlier = previous
     before: dict[str, dict[str, int]] = defaultdict(dict)
     for ret in earlier:
-        for item_id, rating in ret.ratings.items():
+        for key, rating in ret.ratings.items():
             if rating is not None:
-                before[item_id][ret.code] = rating
+                before[key][ret.code] = rating
+    specs = {q.key: q.rating for q in questions(settings, manifest)}
     out = []
     for item in items:
-        old = before.get(item.id)
-        if not old:
+        old, spec = before.get(item.key), specs.get(item.key)
+        if not old or item.kind != "rating" or spec is None:
             out.append(item)
             continue
-        new = {r.code: r.ratings[item.id] for r in returns
-               if r.ratings.get(item.id) is not None}
-        pairs = [(old[c], v) for c, v in new.items() if c in old and v is not None]
+        pairs = [(old[r.code], v) for r in returns
+                 if (v := r.ratings.get(item.key)) is not None and r.code in old]
         previous_median = quantile(Counter(old.values()), 0.5, settings.quartiles)
-        item_stability = stability(previous_round, pairs, previous_median, settings.bands,
+        item_stability = stability(previous_round, pairs, previous_median, spec.bands,
                                    settings.stability)
         out.append(item.model_copy(update={"stability": item_stability}))
     return out

@@ -134,7 +134,7 @@ def own_ratings(manifest: Manifest, returns: Sequence[PanelReturn]) -> dict[str,
 def earlier_consensus(results: Sequence[RoundResult]) -> list[EarlierConsensus]:
     """Rating items that reached consensus, with the round they reached it in."""
     return [EarlierConsensus(id=r.item.id, text=r.item.text, round=r.round, band=r.band,
-                             share=r.item.bands.get(r.band) or 0.0)
+                             share=(r.item.options or r.item.bands).get(r.band) or 0.0)
             for r in first_consensus(results)]
 
 

@@ -37,21 +37,26 @@ class Reached:
 
 def first_consensus(results: Sequence[RoundResult], group: str | None = None,
                     stable: bool = False) -> list[Reached]:
-    """Rating items in the first round they reached consensus, in round and item order.
+    """Rating and choice entries in the first round they reached consensus.
+
+    In round and item order; a statement with dimensions has one entry per dimension
+    (``item.key``).
 
     ``group``: consensus within that stakeholder group instead of the whole panel.
-    ``stable``: consensus counts only in a round where the item's ratings were also stable
-    since the round before (``stability: required`` in study.yaml).
+    ``stable``: a rating's consensus counts only in a round where its ratings were also
+    stable since the round before (``stability: required`` in study.yaml); a choice has no
+    stability, so its consensus counts as it is.
     """
     seen: dict[str, Reached] = {}
     for result in sorted(results, key=lambda r: r.round):
         for item in result.items:
             stats = item if group is None else item.groups.get(group)
-            if item.kind != "rating" or item.id in seen or stats is None or not stats.consensus:
+            if not item.judged or item.key in seen or stats is None or not stats.consensus:
                 continue
-            if stable and not (item.stability is not None and item.stability.stable):
+            if stable and item.kind == "rating" and not (
+                    item.stability is not None and item.stability.stable):
                 continue
-            seen[item.id] = Reached(result.round, item, stats.consensus)
+            seen[item.key] = Reached(result.round, item, stats.consensus)
     return list(seen.values())
 
 

@@ -105,7 +105,7 @@ class Band(Strict):
             raise ValueError(f"band {self.name!r}: min ({self.min}) is above max ({self.max})")
         return self
 
-    def __contains__(self, rating: int) -> bool:
+    def __contains__(self, rating: float) -> bool:
         return self.min <= rating <= self.max
 
     def count(self, counts: Mapping[int, int]) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from delphi.core.analysis import RoundResult
-from delphi.core.answers import answer_key, resolve
+from delphi.core.answers import answer_key, resolve, split_key
 from delphi.core.history import first_consensus
 from delphi.core.models import (
     ItemBank,
@@ -85,12 +85,16 @@ def plan_round(settings: Settings, bank: ItemBank, roster: Roster, round_no: int
                drop: Collection[str] = ()) -> RoundPlan:
     """Decide round ``round_no`` from the results of the rounds before it.
 
-    Rating items that reached overall consensus in any earlier round drop out; ranking
-    sections follow their ``rounds``; items introduced in this round join; revisions for this
-    round change the wording. ``keep`` asks again items that reached consensus; ``drop``
-    leaves out items that did not.
+    Rating and choice items that reached overall consensus in any earlier round drop out; a
+    statement with dimensions is asked again with only its dimensions not yet at consensus,
+    and drops out once every dimension has reached it. Ranking and open sections follow their
+    ``rounds``; items introduced in this round join; revisions for this round change the
+    wording. ``keep`` asks again items (or ``<item>/<dimension>``) that reached consensus;
+    ``drop`` leaves out items (or one dimension) that did not.
     """
-    known = {item.id for _, item in bank.items()}
+    known = {item.id for _, item in bank.items()} | {
+        answer_key(item.id, d.id) for s in bank.sections for item in s.items
+        for d in s.dimensions or ()}
     for option, ids in (("--keep", keep), ("--drop", drop)):
         unknown = sorted(set(ids) - known)
         if unknown:
@@ -100,9 +104,10 @@ def plan_round(settings: Settings, bank: ItemBank, roster: Roster, round_no: int
         raise DelphiError(Problem(f"item {both[0]} is given to both --keep and --drop"))
 
     need_stable = settings.stability.required
-    reached = {r.item.id: f"consensus ({r.band}) {'and stable ' if need_stable else ''}in round "
-                          f"{r.round}" for r in first_consensus(earlier, stable=need_stable)}
-    dropped = {i: why for i, why in reached.items() if i not in keep}
+    reached = {r.item.key: f"consensus ({r.band}) {'and stable ' if need_stable else ''}in "
+                           f"round {r.round}" for r in first_consensus(earlier, stable=need_stable)}
+    dropped = {k: why for k, why in reached.items()
+               if k not in keep and split_key(k)[0] not in keep}
     dropped.update({i: "dropped by the coordinator (--drop)" for i in drop})
     manifest = build_manifest(settings, bank, roster, round_no, exclude=dropped)
     asked = set(manifest.item_ids())
@@ -113,5 +118,6 @@ def plan_round(settings: Settings, bank: ItemBank, roster: Roster, round_no: int
         added=[i for i in manifest.item_ids() if bank_items[i].introduced == round_no > 1],
         reworded=[i for i in manifest.item_ids() if round_no > 1
                   and bank_items[i].text_in(round_no) != bank_items[i].text_in(round_no - 1)],
-        kept=sorted(set(keep) & asked & set(reached)),
+        kept=sorted(k for k in set(keep) if any(k in (r, split_key(r)[0]) for r in reached)
+                    and split_key(k)[0] in asked),
     )

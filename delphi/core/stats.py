@@ -1,4 +1,4 @@
-"""Statistics of ratings on an integer scale: quantiles, band shares, consensus, ranks.
+"""Statistics of ratings on an integer scale: quantiles, band shares, ranks, choice shares.
 
 Ratings are integers on a small scale, so every statistic is computed from the counts of
 each value (a histogram) rather than from sorted copies of the ratings: order statistics are
@@ -20,30 +20,78 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from delphi.core.models import Band
+from delphi.core.models import Band, Unsure
 
 QuartileMethod = Literal["linear", "spss"]
 
 
 class Summary(BaseModel):
-    """Statistics of one item, overall or within one group. All ``None`` when ``n`` is 0."""
+    """Statistics of one rating question, overall or within one group.
+
+    ``n`` counts the numeric ratings, ``unsure`` the unsure answers, ``denominator`` what the
+    band shares are fractions of (``n``, plus ``unsure`` when they count in it). Quantiles and
+    the mean are over the numeric ratings, ``None`` when ``n`` is 0; band shares are ``None``
+    when the denominator is 0. ``consensus`` is set by :mod:`delphi.core.rules`, the one home
+    of the consensus rules.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     n: int
+    unsure: int = 0
+    denominator: int = 0
     median: float | None
     q1: float | None
     q3: float | None
     iqr: float | None
     mean: float | None
     bands: dict[str, float | None]
-    consensus: str | None
+    consensus: str | None = None
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The answers to one rating question, of the whole panel or of one group.
+
+    How many gave each rating (``counts``), and how many answered "unsure".
+    """
+
+    counts: Mapping[int, int]
+    unsure: int = 0
+
+    @property
+    def n(self) -> int:
+        """The number of numeric ratings."""
+        return sum(self.counts.values())
+
+    def denominator(self, rule: Unsure | None) -> int:
+        """What band shares are fractions of: the ratings, and the unsure answers if counted."""
+        return self.n + (self.unsure if rule is not None and rule.in_denominator else 0)
+
+    def in_band(self, band: Band, rule: Unsure | None) -> int:
+        """Answers counted in ``band``: its ratings, and the unsure answers if they go there."""
+        extra = self.unsure if rule is not None and rule.in_denominator and \
+            rule.band == band.name else 0
+        return band.count(self.counts) + extra
+
+    def shares(self, bands: Sequence[Band], rule: Unsure | None) -> dict[str, Fraction] | None:
+        """Each band's exact share, or ``None`` when the denominator is 0."""
+        denominator = self.denominator(rule)
+        if denominator == 0:
+            return None
+        return {b.name: Fraction(self.in_band(b, rule), denominator) for b in bands}
+
+
+def as_tally(answers: Mapping[int, int] | Tally) -> Tally:
+    """A ``{rating: count}`` mapping as a :class:`Tally` with no unsure answers."""
+    return answers if isinstance(answers, Tally) else Tally(answers)
 
 
 def _order_statistic(counts: Sequence[tuple[int, int]], k: int) -> int:
@@ -76,44 +124,38 @@ def quantile(counts: Mapping[int, int], p: float, method: QuartileMethod = "line
     return low + (h - lo) * (high - low)
 
 
-def summarise(ratings: Iterable[int] | Mapping[int, int], bands: Sequence[Band],
-              threshold: float, method: QuartileMethod = "linear") -> Summary:
-    """n, median, quartiles, IQR, mean, band shares and consensus band of some ratings.
+def summarise(ratings: Iterable[int] | Mapping[int, int] | Tally, bands: Sequence[Band],
+              method: QuartileMethod = "linear", unsure: Unsure | None = None) -> Summary:
+    """n, unsure, denominator, median, quartiles, IQR, mean and band shares of some answers.
 
-    ``ratings`` is an iterable of integer ratings or a ``{rating: count}`` mapping. The
-    consensus band is the band holding at least ``threshold`` of the ratings (compared
-    exactly, so 75 % of 4 raters is 3), or ``None``.
+    ``ratings`` is an iterable of integer ratings, a ``{rating: count}`` mapping or a
+    :class:`Tally` (with unsure answers, counted as ``unsure`` says). The consensus is left
+    for :mod:`delphi.core.rules` to fill in.
     """
-    counts = Counter(ratings) if not isinstance(ratings, Mapping) else Counter(dict(ratings))
-    n = sum(counts.values())
+    if isinstance(ratings, Tally):
+        answers = Tally(Counter(dict(ratings.counts)), ratings.unsure)
+    elif isinstance(ratings, Mapping):
+        answers = Tally(Counter(dict(ratings)))
+    else:
+        answers = Tally(Counter(ratings))
+    counts, n = answers.counts, answers.n
+    shares = answers.shares(bands, unsure)
+    common = {"unsure": answers.unsure, "denominator": answers.denominator(unsure),
+              "bands": {b.name: None if shares is None else float(shares[b.name])
+                        for b in bands}}
     if n == 0:
-        return Summary(n=0, median=None, q1=None, q3=None, iqr=None, mean=None,
-                       bands={b.name: None for b in bands}, consensus=None)
+        return Summary(n=0, median=None, q1=None, q3=None, iqr=None, mean=None, **common)
     q1 = quantile(counts, 0.25, method)
     median = quantile(counts, 0.5, method)
     q3 = quantile(counts, 0.75, method)
-    in_band = {b.name: sum(c for v, c in counts.items() if b.min <= v <= b.max) for b in bands}
-    consensus = banded_consensus(counts, bands, threshold)
-    return Summary(
-        n=n, median=median, q1=q1, q3=q3, iqr=q3 - q1,
-        mean=sum(v * c for v, c in counts.items()) / n,
-        bands={name: c / n for name, c in in_band.items()},
-        consensus=consensus,
-    )
+    return Summary(n=n, median=median, q1=q1, q3=q3, iqr=q3 - q1,
+                   mean=sum(v * c for v, c in counts.items()) / n, **common)
 
 
-def banded_consensus(counts: Mapping[int, int], bands: Sequence[Band],
-                     threshold: float) -> str | None:
-    """The band holding at least ``threshold`` of the ratings, compared exactly, or ``None``.
-
-    The ``banded`` consensus rule; exact fractions, so 75 % of 4 raters is 3.
-    """
-    n = sum(counts.values())
-    if n == 0:
-        return None
-    need = Fraction(str(threshold)) * n
-    return next((b.name for b in bands
-                 if sum(c for v, c in counts.items() if b.min <= v <= b.max) >= need), None)
+def choice_shares(counts: Mapping[str, int], options: Sequence[str]) -> dict[str, float | None]:
+    """Each option's share of those who chose (``None`` for all when nobody chose)."""
+    n = sum(counts.get(o, 0) for o in options)
+    return {o: (counts.get(o, 0) / n if n else None) for o in options}
 
 
 def round_half_up(value: float, places: int = 1) -> Decimal:

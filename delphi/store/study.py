@@ -454,20 +454,29 @@ def manifest_text(manifest: Manifest) -> str:
 
 
 def results_csv(result: RoundResult, settings: Settings) -> str:
-    """One row per item and group (``all`` for the whole panel): a tidy long table."""
+    """One row per entry and group (``all`` for the whole panel): a tidy long table.
+
+    ``share_<name>`` columns hold band shares (the study's bands first, then any a section or
+    dimension defines) and a choice's option shares; ``dimension``, ``unsure`` and
+    ``denominator`` follow the original columns.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    bands = [b.name for b in settings.bands]
+    names = [b.name for b in settings.bands]
+    for item in result.items:
+        names += [n for n in [*item.bands, *(item.options or {})] if n not in names]
     writer.writerow(["round", "item", "section", "kind", "group", "n", "median", "q1", "q3",
-                     "iqr", "mean", *[f"share_{b}" for b in bands], "consensus", "divergent",
-                     "rank"])
+                     "iqr", "mean", *[f"share_{b}" for b in names], "consensus", "divergent",
+                     "rank", "dimension", "unsure", "denominator"])
     for item in result.items:
         rows = [("all", item, item.rank)] + [(g, s, s.rank) for g, s in item.groups.items()]
         for group, s, rank in rows:
+            shares = {**s.bands, **(s.options or {})}
             writer.writerow([result.round, item.id, item.section, item.kind, group, s.n,
                              _num(s.median), _num(s.q1), _num(s.q3), _num(s.iqr), _num(s.mean),
-                             *[_num(s.bands.get(b)) for b in bands], s.consensus or "",
-                             str(item.divergent).lower(), "" if rank is None else rank])
+                             *[_num(shares.get(b)) for b in names], s.consensus or "",
+                             str(item.divergent).lower(), "" if rank is None else rank,
+                             item.dimension or "", s.unsure, s.denominator])
     return buffer.getvalue()
 
 
