@@ -257,13 +257,20 @@ def test_every_post_needs_this_links_form_token(study: Path,
         post(client, e1, {**answer, "form_token": e2_token}),  # another panellist's form
         post(client, e1, {**answer, **e1_fields}, origin="https://evil.example"),
         post(client, e1, {**answer, **e1_fields}, **{"sec-fetch-site": "cross-site"}),
+        post(client, e1, {**answer, **e1_fields}, origin="null",
+             **{"sec-fetch-site": "cross-site"}),  # a sandboxed frame elsewhere
         client.post(e1, json={**answer, **e1_fields}),
         post(client, e1 + "/send", {**e1_fields, "answers": "x"}),  # the questionnaire's
     ]                                                              # token does not send
-    assert [r.status_code for r in attempts] == [403] * 7
+    assert [r.status_code for r in attempts] == [403] * 8
     assert "This form could not be accepted" in attempts[0].text
     assert tree_digest(study) == before
+    assert tree_digest(study) == before
     ok = post(client, e1, {**answer, **e1_fields}, origin="http://testserver",
+              **{"sec-fetch-site": "same-origin"})
+    assert ok.status_code == 303
+    # What browsers send under Referrer-Policy: no-referrer.
+    ok = post(client, e1, {**answer, **e1_fields}, origin="null",
               **{"sec-fetch-site": "same-origin"})
     assert ok.status_code == 303
 
@@ -287,6 +294,13 @@ def test_drafts_are_kept_on_the_server_for_another_device(
     draft = json.loads((study / "rounds/round-2/web/drafts/E1.json").read_text())
     assert draft["ratings"] == {"1.1": "7"} and draft["comments"] == {"1.1": "Line one\nline two"}
     assert not (study / "rounds/round-2/returns").exists()
+    # A section's own button brings the panellist back to that section.
+    section = post(phone, url, {**fields, "rating_1~1": "6", "action": "save:org"})
+    assert section.headers["location"] == url + "?saved=org#saved-org"
+    html = phone.get(url + "?saved=org").text
+    assert '<div class="actions section-actions" id="saved-org">' \
+           '<p class="saved" role="status">Saved as a draft.</p>' in html
+    assert post(phone, url, {**fields, "action": "save:nowhere"}).status_code == 400
 
 
 def send(client: TestClient, url: str, answers: dict[str, str], replace: bool = False
@@ -484,3 +498,48 @@ def test_a_real_uvicorn_server_sends_no_server_header(study: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_web_return_and_an_import_at_the_same_moment_both_land(
+        study: Path, serve: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    from delphi import actions
+    from delphi.store import intake
+
+    url = path_of(links(study).links["E1"])
+    client = serve()
+    fields = form_of(client.get(url).text)
+    post(client, url, {**fields, "rating_1~1": "7", "action": "review"})
+    review = form_of(client.get(url + "/review").text)
+    late = tmp_path / "late.csv"
+    late.write_text("code,1.1,1.2\nE2,3,4\n")
+    # Each intake pauses between reading the returns on file and writing them back: without
+    # the round's lock, the two would read the same file and one return would be lost.
+    conflicts = intake._conflicts
+
+    def slow(*args: object, **kwargs: object) -> object:
+        threading.Event().wait(0.3)
+        return conflicts(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(intake, "_conflicts", slow)
+    start = threading.Barrier(2)
+    outcome: dict[str, object] = {}
+
+    def web() -> None:
+        start.wait()
+        outcome["web"] = post(client, url + "/send", review).status_code
+
+    def imported() -> None:
+        start.wait()
+        outcome["import"] = actions.import_returns(study=study, files=[late], round=2).added
+
+    threads = [threading.Thread(target=web), threading.Thread(target=imported)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcome == {"web": 303, "import": ["E2"]}
+    rows = (study / "rounds/round-2/returns/returns.csv").read_text().splitlines()
+    assert rows[1:] == ["E1,7,,", "E2,3,4,"]
+    log = (study / "rounds/round-2/returns/import-log.jsonl").read_text()
+    assert '"source": "web"' in log and "late.csv" in log

@@ -50,6 +50,7 @@ class QuestionnairePage(Page):
     answers: Answers
     notices: list[str]
     errors: list[str]
+    saved_section: str | None = None  # the section whose "Save draft" was pressed
 
 
 class ReviewPage(Page):

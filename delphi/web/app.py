@@ -173,11 +173,12 @@ class Site:
     # ------------------------------------------------------------------ questionnaire
 
     def _questionnaire(self, code: str, digest: str, token: str, answers: Answers | None,
-                       errors: list[str], saved: bool, status: int = 200) -> HTMLResponse:
+                       errors: list[str], saved: str | None, status: int = 200
+                       ) -> HTMLResponse:
         draft = self.web.draft(code)
         returned = self.web.returned(code)
         notices = []
-        if saved and draft is not None:
+        if saved is not None and draft is not None:
             notices.append(f"Your answers were saved as a draft ({_when(draft.saved)}). Open "
                            "your link on any device to go on; nothing is sent until you "
                            "review your answers and confirm.")
@@ -195,7 +196,8 @@ class Site:
                                               f"{self.web.round}"),
                                  action=form_url, form_token=form_token(self.web.key, digest,
                                                                         "answers"),
-                                 answers=shown, notices=notices, errors=errors)
+                                 answers=shown, notices=notices, errors=errors,
+                                 saved_section=saved or None)
         return self._html("questionnaire", page, status, code)
 
     async def questionnaire(self, request: Request) -> Response:
@@ -206,7 +208,7 @@ class Site:
         code, digest, token = who
         if request.method != "POST":
             return await run_in_threadpool(self._questionnaire, code, digest, token, None, [],
-                                           "saved" in request.query_params)
+                                           request.query_params.get("saved"))
         fields = await self._form(request, digest, "answers")
         if isinstance(fields, Response):
             return fields
@@ -219,16 +221,20 @@ class Site:
     def _save(self, code: str, digest: str, token: str, answers: Answers, unknown: list[str],
               action: str) -> Response:
         errors = [f"{name!r} is not a question of this questionnaire" for name in unknown]
-        if action not in ("save", "review"):
+        verb, _, section = action.partition(":")
+        sections = {s.id for s in self.web.context.sections}
+        if verb not in ("save", "review") or (section and section not in sections):
             errors.append(f"unknown action {action!r}")
         errors += [p.message for p in self.web.problems(code, answers)]
         if errors:
-            return self._questionnaire(code, digest, token, answers, errors, False, 400)
+            return self._questionnaire(code, digest, token, answers, errors, None, 400)
         self.web.save_draft(code, answers)
         self.on_event(f"{code}: draft saved ({answers.answered()} answered)")
         form_url, review_url, _, _ = self._urls(token)
-        return RedirectResponse(review_url if action == "review" else f"{form_url}?saved",
-                                status_code=303)
+        if verb == "review":
+            return RedirectResponse(review_url, status_code=303)
+        where = f"={section}#saved-{section}" if section else ""
+        return RedirectResponse(f"{form_url}?saved{where}", status_code=303)
 
     # ------------------------------------------------------------------ review and send
 

@@ -104,18 +104,19 @@ class FailureLimiter:
 
 
 def same_origin(headers: dict[str, str], public_url: str, scheme: str) -> bool:
-    """Whether a POST comes from a page of this site (by ``Origin`` and ``Sec-Fetch-Site``).
+    """Whether a POST comes from a page of this site (by ``Sec-Fetch-Site`` and ``Origin``).
 
-    Browsers send these headers; a request without them (a script, an old browser) is judged
-    by its form token alone.
+    Browsers send ``Sec-Fetch-Site``; under ``Referrer-Policy: no-referrer`` they send
+    ``Origin: null`` with a form, so that says nothing. A request without these headers (a
+    script, an old browser) is judged by its form token alone.
     """
     if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return False
-    origin = headers.get("origin")
-    if origin is None:
+    origin = headers.get("origin", "null").lower()
+    if origin == "null":
         return True
     public = urlsplit(public_url)
     allowed = {f"{public.scheme}://{public.netloc}".lower()}
     if "host" in headers:
         allowed.add(f"{scheme}://{headers['host']}".lower())
-    return origin.lower() in allowed
+    return origin in allowed
