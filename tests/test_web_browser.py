@@ -70,6 +70,8 @@ def browser() -> Iterator[Any]:
     for flag in FLAGS:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_script_timeout(180)  # axe on a slow, shared machine
+    driver.set_page_load_timeout(120)
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
     try:
