@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -329,3 +330,74 @@ def test_the_last_guard_refuses_a_header_with_a_line_break() -> None:
     assert header_text("Ann Example", "name") == "Ann Example"
     with pytest.raises(DelphiError, match=r"E1's name holds a control character \('\\r'\)"):
         header_text("Ann\rBcc: x", "E1's name")
+
+
+def body_of(message: Message) -> str:
+    return message.get_body(("plain",)).get_content()  # type: ignore[union-attr,no-any-return]
+
+
+def link_in(message: Message) -> str:
+    found = re.search(r"https://delphi\.example\.org/q/[\w-]{32}", body_of(message))
+    assert found, body_of(message)
+    return found.group(0)
+
+
+def test_delivery_web_mails_a_private_link_that_opens_the_questionnaire(
+        study: Path, smtp: tuple[Recorder, int], cli: Run) -> None:
+    from delphi.web.app import create_app
+    from tests.test_web import TestClient
+
+    handler, _ = smtp
+    panel = study / "panels/panel.yaml"
+    panel.write_text(panel.read_text().replace("group: expert}\n  - {code: U3",
+                                               "group: expert, delivery: web}\n  - {code: U3"))
+    with (study / "study.yaml").open("a") as handle:
+        handle.write("web: {base_url: 'https://delphi.example.org'}\n")
+    result = cli("send", "--study", str(study), "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "5 questionnaires to e-mail (1 with a private link)" in result.stdout
+    by_code = {m["Subject"].rsplit("(", 1)[1].rstrip(")"): m for m in handler.messages}
+    e3 = by_code["E3"]
+    assert not any(p.get_content_type() == "application/pdf" for p in e3.walk())
+    assert "your web browser" in body_of(e3) and "attached" not in body_of(e3)
+    url = link_in(e3)
+    assert attachment_code(by_code["E1"]) == "E1" and "/q/" not in body_of(by_code["E1"])
+    log = [json.loads(line) for line in
+           (study / "rounds/round-1/mail-log.jsonl").read_text().splitlines()]
+    e3_sent = [e for e in log if e["code"] == "E3" and e["status"] == "sent"][0]
+    assert e3_sent["link"] is True and e3_sent["file"] == ""
+    assert url.rsplit("/", 1)[1] not in (study / "rounds/round-1/mail-log.jsonl").read_text()
+    client = TestClient(create_app(study))
+    page = client.get(url.replace("https://delphi.example.org", ""))
+    assert page.status_code == 200 and "your code <strong>E3</strong>" in page.text
+    # A reminder carries a new link; the first keeps working.
+    assert cli("remind", "--study", str(study), "--yes").exit_code == 0
+    reminder = [m for m in handler.messages[5:] if "(E3)" in m["Subject"]][0]
+    second = link_in(reminder)
+    assert second != url
+    for link in (url, second):
+        assert client.get(link.replace("https://delphi.example.org", "")).status_code == 200
+
+
+def test_send_as_both_and_a_dry_run_makes_no_live_link(
+        study: Path, smtp: tuple[Recorder, int], cli: Run) -> None:
+    handler, _ = smtp
+    with (study / "study.yaml").open("a") as handle:
+        handle.write("web: {base_url: 'https://delphi.example.org'}\n")
+    dry = cli("send", "--study", str(study), "--dry-run", "--as", "link")
+    assert dry.exit_code == 0, dry.stderr
+    eml = email.message_from_bytes(
+        (study / "rounds/round-1/outbox/E1-questionnaire.eml").read_bytes(), policy=default)
+    assert "https://delphi.example.org/q/<made when the message is sent>" in body_of(eml)
+    assert not (study / "rounds/round-1/web/links.jsonl").exists()
+    assert cli("send", "--study", str(study), "--as", "nonsense").exit_code == 2
+    result = cli("send", "--study", str(study), "--yes", "--as", "both")
+    assert "5 questionnaires to e-mail (5 with a private link)" in result.stdout
+    links = [link_in(m) for m in handler.messages]
+    assert len(set(links)) == 5
+    assert [attachment_code(m) for m in handler.messages] == ["E1", "E2", "U1", "E3", "U3"]
+    assert "also attached as a PDF" in body_of(handler.messages[0])
+    events = [json.loads(line) for line in
+              (study / "rounds/round-1/web/links.jsonl").read_text().splitlines()]
+    assert [(e["code"], e["via"]) for e in events] == [
+        (c, "questionnaire") for c in ("E1", "E2", "U1", "E3", "U3")]

@@ -8,14 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from delphi.actions.web import base_url, issue_link
 from delphi.core.mailing import (
+    Content,
     Kind,
     LogEntry,
     Mailing,
+    content_for,
     plan_questionnaires,
     plan_reminders,
     reminder_number,
 )
+from delphi.core.web import link_url
 from delphi.errors import DelphiError, Problem, RoundStateError
 from delphi.store.intake import sha256
 from delphi.store.maillog import MailLog
@@ -31,6 +35,12 @@ class MailRun:
     mailing: Mailing
     missing_pdfs: list[str]
     default_rate: float | None
+    contents: dict[str, Content]  # per recipient: the PDF, a private link, or both
+
+    @property
+    def with_links(self) -> int:
+        """How many messages carry a private link."""
+        return sum(1 for c in self.contents.values() if c != "pdf")
 
 
 @dataclass
@@ -50,8 +60,13 @@ def _mail_log(folder: Study, round_no: int) -> MailLog:
 
 
 def plan_mail(study: Path | str, kind: Kind, round: int | None = None,
-              resend: Collection[str] = (), now: datetime | None = None) -> MailRun:
-    """Who ``send`` (kind ``questionnaire``) or ``remind`` (kind ``reminder``) would mail."""
+              resend: Collection[str] = (), now: datetime | None = None,
+              send_as: Content | None = None) -> MailRun:
+    """Who ``send`` (kind ``questionnaire``) or ``remind`` (kind ``reminder``) would mail.
+
+    ``send_as`` chooses what every message carries (the PDF, a private link, both); by
+    default ``delivery: web`` panellists get a link and ``delivery: email`` ones the PDF.
+    """
     folder = Study(study).validated()
     round_no = folder.latest_round(round)
     manifest = folder.manifest(round_no)
@@ -70,10 +85,12 @@ def plan_mail(study: Path | str, kind: Kind, round: int | None = None,
             panel, entries, returned, now or datetime.now().astimezone(),
             max_reminders=mail.max_reminders if mail else 2,
             gap=timedelta(days=mail.reminder_gap_days if mail else 3))
-    needed = mailing.recipients + (mailing.by_post if kind == "questionnaire" else [])
+    contents = {p.code: content_for(p, send_as) for p in mailing.recipients}
+    needed = [p for p in mailing.recipients if contents[p.code] != "link"]
+    needed += mailing.by_post if kind == "questionnaire" else []
     missing = [p.code for p in needed if not _is_pdf(folder.questionnaire_pdf(round_no, p.code))]
     mail = folder.settings.mail
-    return MailRun(folder, round_no, mailing, missing, mail.rate if mail else None)
+    return MailRun(folder, round_no, mailing, missing, mail.rate if mail else None, contents)
 
 
 def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
@@ -117,22 +134,27 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
         for position, p in enumerate(mailing.recipients):
             if position and interval:
                 sleep(interval)
-            pdf = folder.questionnaire_pdf(round_no, p.code)
+            content = run.contents[p.code]
+            pdf = folder.questionnaire_pdf(round_no, p.code) if content != "link" else None
+            link = None
+            if content != "pdf":  # a new private link; the earlier ones keep working
+                link = (link_url(base_url(folder), "<made when the message is sent>")
+                        if dry_run else issue_link(folder, round_no, p.code, mailing.kind))
             number = reminder_number(entries, p.code)
             message = build_message(
                 env, template, sender, p, pdf,
-                f"delphi-round-{round_no}-{p.code}.pdf", study=settings.title, round=round_no,
-                deadline=deadline, number=number)
+                f"delphi-round-{round_no}-{p.code}.pdf", link=link, study=settings.title,
+                round=round_no, deadline=deadline, number=number)
             if dry_run:
                 name = f"{p.code}-{mailing.kind}.eml"
                 atomic_write({outbox / name: message.as_string()})
                 outcome.sent.append(p.code)
                 on_done(p.code, None)
                 continue
-            digest = sha256(pdf.read_bytes())
             base = {"kind": mailing.kind, "code": p.code, "to": p.email or "",
-                    "file": folder.display(pdf), "sha256": digest,
-                    "message_id": str(message["Message-ID"])}
+                    "file": folder.display(pdf) if pdf else "",
+                    "sha256": sha256(pdf.read_bytes()) if pdf else "",
+                    "message_id": str(message["Message-ID"]), "link": link is not None}
             log.append(LogEntry(time=clock(), status="pending", **base))
             try:
                 mailer.send(message)

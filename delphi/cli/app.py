@@ -17,7 +17,7 @@ from delphi.errors import DelphiError, ExitStatus
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from delphi.core.mailing import Kind
+    from delphi.core.mailing import Content, Kind
     from delphi.core.models import RuleName
 
 # The commands import delphi.actions (pydantic models, the store, rendering) when they run,
@@ -408,7 +408,8 @@ def enter(
 
 
 def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes: bool,
-                  rate: float | None, deadline: str | None, resend: list[str]) -> None:
+                  rate: float | None, deadline: str | None, resend: list[str],
+                  send_as: Content | None) -> None:
     """The shared body of ``send`` and ``remind``: plan, show, confirm, send, report."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -416,10 +417,11 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
     from delphi.cli.ask import confirm
 
     out, err = console(), console(stderr=True)
-    run = actions.plan_mail(study, kind, round=round, resend=resend)
+    run = actions.plan_mail(study, kind, round=round, resend=resend, send_as=send_as)
     mailing = run.mailing
     what = "questionnaires" if kind == "questionnaire" else "reminders"
     out.print(f"[bold]Round {run.round}[/bold]: {len(mailing.recipients)} {what} to e-mail"
+              + (f" ({run.with_links} with a private link)" if run.with_links else "")
               + (f", {len(mailing.skipped)} not again" if mailing.skipped else "")
               + (f"; {len(mailing.by_post)} by post" if mailing.by_post else "") + ".")
     for code, why in mailing.skipped.items():
@@ -474,6 +476,18 @@ RateOption = Annotated[float | None, typer.Option(
     "limit).")]
 DeadlineOption = Annotated[str | None, typer.Option(
     "--deadline", help="Return-by date to print in the messages, e.g. '12 January'.")]
+SendAsOption = Annotated[str | None, typer.Option(
+    "--as", metavar="pdf|link|both", show_default=False,
+    help="What every message carries: the PDF questionnaire, a private link to answer on the "
+    "web (delphi serve), or both (default: a link for delivery: web, the PDF otherwise).")]
+
+
+def _send_as(value: str | None) -> Content | None:
+    if value is None:
+        return None
+    if value not in ("pdf", "link", "both"):
+        raise DelphiError(f"--as {value}: choose pdf, link or both")
+    return value  # type: ignore[return-value]  # checked just above
 
 
 @app.command()
@@ -487,16 +501,19 @@ def send(
     resend: Annotated[list[str] | None, typer.Option(
         "--resend", metavar="CODE",
         help="Send this panellist's questionnaire again (repeatable).")] = None,
+    send_as: SendAsOption = None,
 ) -> None:
     """E-mail each panellist their own questionnaire; a print bundle for postal ones.
 
     Running it again sends only what was not sent; the mail log is rounds/round-N/mail-log.jsonl.
     SMTP settings come from study.yaml (mail:), the login from DELPHI_SMTP_USER and
-    DELPHI_SMTP_PASSWORD.
+    DELPHI_SMTP_PASSWORD. Panellists with delivery: web get a private link to answer in a
+    browser (delphi serve) instead of the PDF; --as chooses for everyone.
 
-    Example: delphi send --dry-run
+    Example: delphi send --dry-run --as both
     """
-    _mail_command("questionnaire", study, round, dry_run, yes, rate, deadline, resend or [])
+    _mail_command("questionnaire", study, round, dry_run, yes, rate, deadline, resend or [],
+                  _send_as(send_as))
 
 
 @app.command()
@@ -507,6 +524,7 @@ def remind(
     yes: YesOption = False,
     rate: RateOption = None,
     deadline: DeadlineOption = None,
+    send_as: SendAsOption = None,
 ) -> None:
     """Remind panellists who have not returned their questionnaire (at most twice by default).
 
@@ -515,7 +533,7 @@ def remind(
 
     Example: delphi remind --deadline "12 January"
     """
-    _mail_command("reminder", study, round, dry_run, yes, rate, deadline, [])
+    _mail_command("reminder", study, round, dry_run, yes, rate, deadline, [], _send_as(send_as))
 
 
 @app.command()

@@ -17,6 +17,16 @@ from pydantic import BaseModel, ConfigDict
 from delphi.core.models import Panellist
 
 Kind = Literal["questionnaire", "reminder"]
+# What a message carries: the PDF questionnaire, a private link to answer on the web, or both.
+Content = Literal["pdf", "link", "both"]
+EMAILED = ("email", "web")  # deliveries that go by e-mail (web: with a private link)
+
+
+def content_for(panellist: Panellist, chosen: Content | None = None) -> Content:
+    """What a message to this panellist carries: ``chosen``, else by the roster's delivery."""
+    if chosen is not None:
+        return chosen
+    return "link" if panellist.delivery == "web" else "pdf"
 
 
 class LogEntry(BaseModel):
@@ -78,7 +88,7 @@ def plan_questionnaires(panel: Sequence[Panellist], entries: Sequence[LogEntry],
     unsure = interrupted(entries, "questionnaire")
     recipients, skipped, uncertain = [], {}, []
     for p in panel:
-        if p.delivery != "email":
+        if p.delivery not in EMAILED:
             continue
         if p.code in resend:
             recipients.append(p)
@@ -108,7 +118,7 @@ def plan_reminders(panel: Sequence[Panellist], entries: Sequence[LogEntry],
     for p in panel:
         if p.code in returned:
             continue
-        if p.delivery != "email":
+        if p.delivery not in EMAILED:
             continue
         earlier = reminded.get(p.code, [])
         if p.code not in sent:

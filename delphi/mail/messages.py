@@ -50,9 +50,14 @@ def header_text(value: str, what: str) -> str:
 
 
 def build_message(env: Environment, template: str, sender: str, panellist: Panellist,
-                  attachment: Path, attachment_name: str, **context: Any) -> EmailMessage:
-    """A message to one panellist with their own questionnaire attached."""
-    text = env.get_template(template).render(panellist=panellist, sender=sender, **context)
+                  attachment: Path | None, attachment_name: str, link: str | None = None,
+                  **context: Any) -> EmailMessage:
+    """A message to one panellist: their own questionnaire attached, their private link, or both.
+
+    The template gets ``link`` (``None`` without one) and ``attached`` (whether the PDF is).
+    """
+    text = env.get_template(template).render(panellist=panellist, sender=sender, link=link,
+                                              attached=attachment is not None, **context)
     first, _, body = text.partition("\n")
     if not first.startswith("Subject:"):
         raise DelphiError(f"mail template {template}: the first line must be 'Subject: ...'")
@@ -66,6 +71,7 @@ def build_message(env: Environment, template: str, sender: str, panellist: Panel
     domain = parseaddr(sender)[1].partition("@")[2] or "delphi.invalid"
     message["Message-ID"] = make_msgid(idstring=panellist.code, domain=domain)
     message.set_content(body.lstrip("\n"))
-    message.add_attachment(attachment.read_bytes(), maintype="application", subtype="pdf",
-                           filename=attachment_name)
+    if attachment is not None:
+        message.add_attachment(attachment.read_bytes(), maintype="application", subtype="pdf",
+                               filename=attachment_name)
     return message
