@@ -343,3 +343,57 @@ def test_enter_with_no_input_says_so_and_exits_2(make_study: Make, tmp_path: Pat
         "error: the input ended at the question 'rating'; nothing was saved"]
     assert "Aborted" not in result.stdout + result.stderr
     assert tree_digest(study) == before
+
+
+TEMPLATE = "templates/questionnaire.html.j2"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{{ ''.__class__.__mro__[1].__subclasses__() }}",
+     f"{TEMPLATE}:1: not allowed in a template: access to attribute '__class__' of 'str' "
+     "object is unsafe"),
+    ("{{ q.__init__.__globals__ }}", f"{TEMPLATE}:1: not allowed in a template"),
+    ("<p>\n{% if %}\n</p>", f"{TEMPLATE}:2: template syntax error: Expected an expression"),
+    ("<p>\n\n{{ nope.x }}</p>", f"{TEMPLATE}:3: 'nope' is undefined; the names a template may "
+                                "use are documented in delphi/render/context.py"),
+    ("{% include 'nope.html' %}", f"{TEMPLATE}:1: includes 'nope.html', which is neither in "
+                                  "the study's templates nor the package's"),
+], ids=["python internals", "globals", "syntax error", "undefined name", "missing include"])
+def test_a_study_template_is_sandboxed_and_its_errors_named(make_study: Make, cli: Run,
+                                                            text: str, expected: str) -> None:
+    study = make_study(files={TEMPLATE: text})
+    before = tree_digest(study)
+    result = cli("preview", "E1", "--study", str(study))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: " + expected), result.stderr
+    assert tree_digest(study) == before
+
+
+@pytest.mark.parametrize("name", [TEMPLATE, "templates/questionnaire.css",
+                                  "templates/mail/questionnaire.txt.j2"])
+def test_a_template_linking_out_of_the_study_is_refused(make_study: Make, cli: Run,
+                                                        tmp_path: Path, name: str) -> None:
+    study = make_study()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Subject: the coordinator's private notes\n")
+    (study / name).parent.mkdir(parents=True, exist_ok=True)
+    (study / name).symlink_to(secret)
+    for code in ("E1", "E2", "U1", "U2"):  # the mail needs PDFs to attach; any will do
+        pdf = study / f"rounds/round-1/questionnaires/{code}.pdf"
+        pdf.parent.mkdir(parents=True, exist_ok=True)
+        pdf.write_bytes(b"%PDF-1.7\n")
+    command = ("send", "--dry-run") if "mail" in name else ("preview", "E1")
+    result = cli(*command, "--study", str(study))
+    assert result.exit_code == 2
+    assert f"error: {name}: is a link to {secret}, outside the study folder" in result.stderr
+
+
+def test_a_link_inside_the_study_is_followed(make_study: Make, cli: Run) -> None:
+    from delphi.render.templates import environment
+
+    study = make_study(files={"shared/letter.txt.j2": "Subject: {{ study }}\nHello\n"})
+    (study / "templates/mail").mkdir(parents=True)
+    (study / "templates/mail/questionnaire.txt.j2").symlink_to(study / "shared/letter.txt.j2")
+    env = environment(study, "templates/mail", html=False)
+    text = env.get_template("questionnaire.txt.j2").render(study="T & U")
+    assert text == "Subject: T & U\nHello\n"

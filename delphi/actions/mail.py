@@ -103,8 +103,9 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
     Each message is logged ``pending`` before it goes to the server and ``sent`` or ``failed``
     after, so an interrupted run can be run again without mailing anyone twice.
     """
-    from delphi.mail.messages import build_message, mail_environment
+    from delphi.mail.messages import build_message
     from delphi.mail.smtp import Mailer, NotSent, PermanentFailure
+    from delphi.render.templates import environment
 
     folder, round_no, mailing = run.study, run.round, run.mailing
     if run.missing_pdfs:
@@ -121,7 +122,7 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
                                   file="study.yaml"))
     clock = now or (lambda: datetime.now().astimezone())
     sender = settings.mail.sender if settings.mail else "Delphi study <delphi@example.invalid>"
-    env = mail_environment(folder.root)
+    env = environment(folder.root, "templates/mail", html=False)
     log = _mail_log(folder, round_no)
     entries = log.entries()
     template = "questionnaire.txt.j2" if mailing.kind == "questionnaire" else "reminder.txt.j2"
@@ -141,10 +142,11 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
                 link = (link_url(base_url(folder), "<made when the message is sent>")
                         if dry_run else issue_link(folder, round_no, p.code, mailing.kind))
             number = reminder_number(entries, p.code)
-            message = build_message(
-                env, template, sender, p, pdf,
-                f"delphi-round-{round_no}-{p.code}.pdf", link=link, study=settings.title,
-                round=round_no, deadline=deadline, number=number)
+            text = env.get_template(template).render(
+                panellist=p, sender=sender, link=link, attached=pdf is not None,
+                study=settings.title, round=round_no, deadline=deadline, number=number)
+            message = build_message(text, template, sender, p, pdf,
+                                    f"delphi-round-{round_no}-{p.code}.pdf")
             if dry_run:
                 name = f"{p.code}-{mailing.kind}.eml"
                 atomic_write({outbox / name: message.as_string()})

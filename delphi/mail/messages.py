@@ -1,39 +1,13 @@
-"""E-mail messages from the package's (or the study's) plain-text templates."""
+"""E-mail messages: headers from checked text, the rendered template's body, the PDF."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any
-
-from jinja2 import (
-    ChoiceLoader,
-    Environment,
-    FileSystemLoader,
-    PackageLoader,
-    StrictUndefined,
-    select_autoescape,
-)
 
 from delphi.core.models import Panellist
 from delphi.errors import DelphiError
-
-
-def mail_environment(study_root: Path) -> Environment:
-    """Plain-text mail templates: ``templates/mail/`` of the study first, then the package.
-
-    These templates make text/plain e-mail, not HTML, so they are not HTML-escaped.
-    """
-    loaders: list[Any] = []
-    if (study_root / "templates" / "mail").is_dir():
-        loaders.append(FileSystemLoader(study_root / "templates" / "mail"))
-    loaders.append(PackageLoader("delphi", "templates/mail"))
-    # HTML-escape only HTML templates: these make text/plain mail, where &amp; would be wrong.
-    escape_html_only = select_autoescape(enabled_extensions=("html", "htm", "xml"),
-                                         default_for_string=False, default=False)
-    return Environment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
-                       keep_trailing_newline=True, autoescape=escape_html_only)
 
 
 def header_text(value: str, what: str) -> str:
@@ -49,15 +23,13 @@ def header_text(value: str, what: str) -> str:
     return value
 
 
-def build_message(env: Environment, template: str, sender: str, panellist: Panellist,
-                  attachment: Path | None, attachment_name: str, link: str | None = None,
-                  **context: Any) -> EmailMessage:
+def build_message(text: str, template: str, sender: str, panellist: Panellist,
+                  attachment: Path | None, attachment_name: str) -> EmailMessage:
     """A message to one panellist: their own questionnaire attached, their private link, or both.
 
-    The template gets ``link`` (``None`` without one) and ``attached`` (whether the PDF is).
+    ``text`` is the rendered ``template`` (which gets ``link``, ``None`` without one, and
+    ``attached``, whether the PDF is): its first line is ``Subject: ...``, the rest the body.
     """
-    text = env.get_template(template).render(panellist=panellist, sender=sender, link=link,
-                                              attached=attachment is not None, **context)
     first, _, body = text.partition("\n")
     if not first.startswith("Subject:"):
         raise DelphiError(f"mail template {template}: the first line must be 'Subject: ...'")

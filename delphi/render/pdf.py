@@ -16,9 +16,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
-from delphi.core.feedback import fmt, pct
 from delphi.core.fields import READ_ONLY_FIELDS
 from delphi.render.context import Personal, QuestionnaireContext
 from delphi.render.lean import field_font_css, lean_finisher
@@ -30,28 +29,24 @@ from delphi.render.personalise import (
     placeholders,
     slot_values,
 )
+from delphi.render.templates import PACKAGE_DIR, environment, study_text
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE = "questionnaire.html.j2"
 STYLESHEET = "questionnaire.css"
 
 
 def make_environment(study_root: Path | None) -> Environment:
-    """The one Jinja2 environment: autoescaping, strict about undefined names."""
-    loaders: list[Any] = []
-    if study_root is not None and (study_root / "templates").is_dir():
-        loaders.append(FileSystemLoader(study_root / "templates"))
-    loaders.append(PackageLoader("delphi", "templates"))
-    env = Environment(loader=ChoiceLoader(loaders), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=False, lstrip_blocks=False)
-    env.globals.update(fmt=fmt, pct=pct)
-    return env
+    """The one Jinja2 environment of HTML templates (see :mod:`delphi.render.templates`).
+
+    Sandboxed, autoescaping, strict about undefined names, confined to the study folder.
+    """
+    return environment(study_root)
 
 
 def stylesheet_text(study_root: Path | None) -> str:
     """The questionnaire's CSS: the study's override if it has one, else the package's."""
     if study_root is not None and (study_root / "templates" / STYLESHEET).is_file():
-        return (study_root / "templates" / STYLESHEET).read_text(encoding="utf-8")
+        return study_text(study_root, study_root / "templates" / STYLESHEET)
     return (PACKAGE_DIR / "templates" / STYLESHEET).read_text(encoding="utf-8")
 
 
