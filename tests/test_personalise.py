@@ -139,8 +139,9 @@ def test_a_value_printed_inline_is_laid_out_per_panellist(round_2: Path, cli: Ru
     override = round_2 / "templates" / TEMPLATE
     override.parent.mkdir()
     template = (PACKAGE_DIR / "templates" / TEMPLATE).read_text()
-    override.write_text(template.replace('<b class="slot own">{{ me.own(item.id) }}</b>',
-                                         '{{ me.own(item.id) }}', 1))
+    own = '<b class="slot own" style="width: {{ q.own_length + 1 }}ch">{{ me.own(item.id) }}</b>'
+    assert own in template
+    override.write_text(template.replace(own, '{{ me.own(item.id) }}', 1))
     result = cli("new-round", "--study", str(round_2), "--round", "2", "--force", "--keep", "1.2",
                  "--workers", "1")
     assert result.exit_code == 0, result.stderr

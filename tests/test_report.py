@@ -57,7 +57,7 @@ def test_report_agrees_with_analyse(make_study: Make, cli: Run, tmp_path: Path) 
     assert [r["id"] for r in data["rankings"][0]["rows"]] == ["5.1", "5.2"]
     assert any(f["attribute"] == "approach" and f["value"] == "CBT" for f in data["subgroups"])
     md = (out / "report.md").read_text()
-    assert "Consensus was reached on 2 of 2 items (100.0 %): 1 disagree, 1 agree." in md
+    assert "Consensus was reached on 2 of 2 items (100.0%): 1 disagree, 1 agree." in md
     assert "| **banded** (the study's) | 2 |" in md
 
     ratings = list(csv.DictReader(io.StringIO((out / "ratings.csv").read_text())))
@@ -127,7 +127,9 @@ def test_full_study_replays_table_17_and_the_report_agrees_with_analyse(tmp_path
 
 def test_subgroups_compare_only_those_with_the_attribute() -> None:
     from delphi.core.models import Band, Panellist
-    from delphi.core.subgroups import sentence, subgroup_findings
+    from delphi.core.subgroups import subgroup_findings
+    from delphi.i18n import load_language
+    from delphi.render.report import finding
 
     bands = [Band(name="disagree", min=1, max=3), Band(name="neutral", min=4, max=6),
              Band(name="agree", min=7, max=9)]
@@ -140,7 +142,8 @@ def test_subgroups_compare_only_those_with_the_attribute() -> None:
     cbt_disagree = next(f for f in found if f.value == "CBT" and f.band == "disagree")
     assert (cbt_disagree.subgroup_n, cbt_disagree.rest_n) == (5, 5)  # not the four without
     assert cbt_disagree.subgroup_share == 1.0 and cbt_disagree.overall_share == 0.5
-    assert sentence(cbt_disagree).startswith("100.0 % of people with approach CBT disagreed "
-                                             "with 'A statement', compared to 50.0 % overall")
+    assert finding(cbt_disagree, load_language("en")).startswith(
+        "100.0% of people with approach CBT disagreed with 'A statement', compared to 50.0% "
+        "overall")
     assert not subgroup_findings([("1.1", "A", 1, ratings)], people, ["approach"], bands,
                                  min_size=6)  # subgroups of five are suppressed

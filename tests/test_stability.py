@@ -432,10 +432,10 @@ def test_report_and_workbook_show_the_studys_statistic(tmp_path: Path, cli: Run)
     # chi-square n = 9 with 1 df. S6: everyone changed, by a fixed permutation of 1-4: a
     # perfect 4 x 4 association, chi-square n (k - 1) = 27 with 9 df, "stable" though nobody
     # kept a rating (the critique of this test).
-    assert "| S3 | 2–3 | 9 | 100.0 % | 9.00 (1 df), p 0.003 | yes | expected < 5 |" in section
-    assert "| S6 | 2–3 | 9 | 0.0 % | 27.00 (9 df), p 0.001 | yes | expected < 5 |" in section
+    assert "| S3 | 2–3 | 9 | 100.0% | 9.00 (1 df), p 0.003 | yes | expected < 5 |" in section
+    assert "| S6 | 2–3 | 9 | 0.0% | 27.00 (9 df), p 0.001 | yes | expected < 5 |" in section
     # S2 in round 3 is unanimous: the test cannot be computed, and not everyone kept theirs.
-    assert "| S2 | 2–3 | 9 | 88.9 % | – | – | a round used one rating |" in section
+    assert "| S2 | 2–3 | 9 | 88.9% | – | – | a round used one rating |" in section
 
     import openpyxl
 

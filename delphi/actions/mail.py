@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from delphi.actions.web import base_url, issue_link
@@ -21,6 +21,7 @@ from delphi.core.mailing import (
 )
 from delphi.core.web import link_url
 from delphi.errors import DelphiError, Problem, RoundStateError
+from delphi.i18n import Language
 from delphi.store.intake import sha256
 from delphi.store.maillog import MailLog
 from delphi.store.study import Study, atomic_write, write_bytes
@@ -122,7 +123,9 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
                                   file="study.yaml"))
     clock = now or (lambda: datetime.now().astimezone())
     sender = settings.mail.sender if settings.mail else "Delphi study <delphi@example.invalid>"
-    env = environment(folder.root, "templates/mail", html=False)
+    language = folder.language
+    env = environment(folder.root, "templates/mail", html=False, language=language)
+    deadline = written_date(deadline, language)
     log = _mail_log(folder, round_no)
     entries = log.entries()
     template = "questionnaire.txt.j2" if mailing.kind == "questionnaire" else "reminder.txt.j2"
@@ -176,8 +179,8 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
 
         made = postal_bundle(
             folder.root, [(p, folder.questionnaire_pdf(round_no, p.code)) for p in mailing.by_post],
-            study=settings.title, round=round_no, sender=sender, deadline=deadline,
-            date=clock().strftime("%d %B %Y"))
+            language, study=settings.title, round=round_no, sender=sender, deadline=deadline,
+            date=language.date(clock().date()))
         outcome.bundle = folder.postal_bundle_path(round_no)
         write_bytes(outcome.bundle, made.pdf)
         outcome.bundle_pages = made.pages
@@ -191,6 +194,20 @@ def _is_pdf(path: Path) -> bool:
             return handle.read(5) == b"%PDF-"
     except OSError:
         return False
+
+
+def written_date(deadline: str | None, language: Language) -> str | None:
+    """A ``--deadline`` as the messages print it.
+
+    An ISO date (2027-01-12) is written out in the panel's language (``12 janvier 2027``); any
+    other text is printed as it was given.
+    """
+    if deadline is None:
+        return None
+    try:
+        return language.date(date.fromisoformat(deadline.strip()))
+    except ValueError:
+        return deadline
 
 
 class _NoMailer:

@@ -55,25 +55,29 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
     out = output or folder.report_dir
     out.mkdir(parents=True, exist_ok=True)
     texts: dict[Path, str] = {}
-    html_text = render_report.html(folder.root, data, results)
+    language = folder.language
+    html_text = render_report.html(folder.root, data, results, language)
+    method = render_report.method(data, language)
     if "md" in formats:
-        texts[out / "report.md"] = render_report.markdown(data)
+        texts[out / "report.md"] = render_report.markdown(data, language)
     if "html" in formats:
         texts[out / "report.html"] = html_text
     if "csv" in formats:
         texts[out / "ratings.csv"] = ratings_csv(returns, folder.roster)
     if "json" in formats:
-        texts[out / "report.json"] = report_json(data)
+        texts[out / "report.json"] = report_json(data, method,
+                                                 render_report.checklist(data, language))
     written = list(texts)
     atomic_write(texts)
     if "xlsx" in formats:
-        write_bytes(out / "report.xlsx", workbook(data, results, returns, folder.roster))
+        write_bytes(out / "report.xlsx", workbook(data, results, returns, folder.roster,
+                                                  language))
         written.append(out / "report.xlsx")
     if "sav" in formats:
         write_bytes(out / "report.sav", spss(manifests, returns, folder.roster,
                                              {g.id: g.label for g in folder.settings.groups}))
         written.append(out / "report.sav")
     if "pdf" in formats:
-        write_bytes(out / "report.pdf", render_report.pdf(folder.root, html_text))
+        write_bytes(out / "report.pdf", render_report.pdf(folder.root, html_text, language))
         written.append(out / "report.pdf")
     return Report(data, written)

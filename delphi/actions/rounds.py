@@ -18,7 +18,7 @@ from delphi.core.feedback import (
 from delphi.core.models import Manifest
 from delphi.core.rounds import RoundPlan, plan_round
 from delphi.errors import RoundStateError
-from delphi.render.context import Personal, QuestionnaireContext, build_context
+from delphi.render.context import Personal, QuestionnaireContext, build_context, personals_for
 from delphi.store.study import (
     MANIFEST_FILE,
     QUESTIONNAIRES,
@@ -67,12 +67,11 @@ def _context(folder: Study, manifest: Manifest, earlier: list[RoundResult],
     reached = [e for e in earlier_consensus(earlier) if e.id not in asked]
     show = manifest.round >= settings.feedback.earlier_results_from
     titles = {s.id: s.title for r in range(1, manifest.round) for s in folder.manifest(r).sections}
-    context = build_context(settings, manifest, feedback, new_items=list(added),
+    context = build_context(settings, manifest, feedback, folder.language, new_items=list(added),
                             dropped_count=len(reached),
                             earlier=reached if show else [],
                             rankings=ranking_feedback(earlier, titles) if show else [])
-    personals = [Personal(code=c, ratings=own.get(c, {})) for c in manifest.invited]
-    return context, personals
+    return context, personals_for(manifest.invited, own, folder.language)
 
 
 def questionnaire_context(folder: Study,
@@ -196,7 +195,7 @@ def preview(study: Path | str = ".", code: str = "", round: int | None = None,
     me = next(p for p in personals if p.code == matches[0])
     from delphi.render.pdf import Renderer, questionnaire
 
-    renderer = Renderer(folder.root)
+    renderer = Renderer(folder.root, language=folder.language)
     out = output or folder.preview_dir(round)
     out.mkdir(parents=True, exist_ok=True)
     html, pdf = out / f"{me.code}.html", out / f"{me.code}.pdf"

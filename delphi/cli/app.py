@@ -475,7 +475,8 @@ RateOption = Annotated[float | None, typer.Option(
     help="At most this many messages per minute (default: mail.rate in study.yaml, else no "
     "limit).")]
 DeadlineOption = Annotated[str | None, typer.Option(
-    "--deadline", help="Return-by date to print in the messages, e.g. '12 January'.")]
+    "--deadline", help="Return-by date to print in the messages: 2027-01-12 (written out in "
+    "the panel's language) or any text, e.g. '12 January'.")]
 SendAsOption = Annotated[str | None, typer.Option(
     "--as", metavar="pdf|link|both", show_default=False,
     help="What every message carries: the PDF questionnaire, a private link to answer on the "

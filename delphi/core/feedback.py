@@ -30,21 +30,33 @@ class BandShare(_Frozen):
 
 
 class ChartRow(_Frozen):
-    """A row of an item's chart: the whole panel or one group."""
+    """A row of an item's chart: the whole panel (``group`` None, ``label`` "") or one group."""
 
+    group: str | None
     label: str
-    short: str
     n: int
     shares: list[BandShare]
 
 
+class GroupMedian(_Frozen):
+    """A stakeholder group's median, named in the feedback when the groups diverge."""
+
+    group: str
+    label: str
+    median: float
+
+
 class ItemFeedback(_Frozen):
-    """Feedback on one item from the previous round, the same for every panellist."""
+    """Feedback on one item from the previous round, the same for every panellist.
+
+    ``divergence`` lists the groups' medians when they diverge (the template says so in the
+    panel's language), else it is None.
+    """
 
     from_round: int
     median: float | None
     iqr: float | None
-    divergence: str | None
+    divergence: list[GroupMedian] | None
     chart: list[ChartRow]
 
 
@@ -76,42 +88,42 @@ class RankingFeedback(_Frozen):
 
 
 def fmt(value: float | None) -> str:
-    """A number as printed on a questionnaire: one decimal, rounded half up."""
+    """A number as printed in the terminal: one decimal, rounded half up.
+
+    What panellists and readers get is written the panel's way by ``delphi.i18n.Language``.
+    """
     return "–" if value is None else str(round_half_up(value))
 
 
 def pct(share: float | None, places: int = 0, sign: str = "%") -> str:
     """A share as a percentage rounded half up: ``0.125`` -> ``13%``; ``places=1`` -> ``12.5%``.
 
-    The questionnaire, its charts and the terminal print whole percentages; the report one
-    decimal with ``sign=" %"``, as the reference study prints them.
+    For the terminal; what panellists and readers get is written the panel's way by
+    ``delphi.i18n.Language.percent``.
     """
     return "–" if share is None else f"{round_half_up(share * 100, places)}{sign}"
 
 
-def divergence_statement(item: ItemResult, settings: Settings) -> str | None:
-    """A sentence naming the groups and their medians, when the groups diverge."""
+def group_medians(item: ItemResult, settings: Settings) -> list[GroupMedian] | None:
+    """The groups' medians, in the study's order, when the groups diverge on an item."""
     if not item.divergent:
         return None
     labels = {g.id: g.label for g in settings.groups}
-    parts = [f"{labels[g].lower() if i else labels[g]} {fmt(s.median)}"
-             for i, (g, s) in enumerate((g, s) for g, s in item.groups.items()
-                                        if s.median is not None)]
-    listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
-    return f"The stakeholder groups differed on this item. Group medians: {listed}."
+    return [GroupMedian(group=g, label=labels[g], median=s.median)
+            for g, s in item.groups.items() if s.median is not None]
 
 
 def item_feedback(item: ItemResult, result: RoundResult, settings: Settings) -> ItemFeedback:
     """The shared feedback box and chart of one item."""
     labels = {g.id: g.label for g in settings.groups}
-    rows = [ChartRow(label="All panellists", short="All", n=item.n,
+    rows = [ChartRow(group=None, label="", n=item.n,
                      shares=[BandShare(band=b, share=item.bands.get(b) or 0.0)
                              for b in item.bands])]
-    rows += [ChartRow(label=labels[g], short=g.capitalize(), n=s.n,
+    rows += [ChartRow(group=g, label=labels[g], n=s.n,
                       shares=[BandShare(band=b, share=s.bands.get(b) or 0.0) for b in s.bands])
              for g, s in item.groups.items()]
     return ItemFeedback(from_round=result.round, median=item.median, iqr=item.iqr,
-                        divergence=divergence_statement(item, settings), chart=rows)
+                        divergence=group_medians(item, settings), chart=rows)
 
 
 def feedback_for_round(manifest: Manifest, previous: RoundResult | None,

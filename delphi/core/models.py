@@ -168,10 +168,16 @@ class DivergenceRule(Strict):
 
 
 class Group(Strict):
-    """A stakeholder group of the panel."""
+    """A stakeholder group of the panel; ``short`` labels it in the feedback charts."""
 
     id: Identifier
     label: Text
+    short: Text | None = Field(None, max_length=12)
+
+    @property
+    def chart_label(self) -> str:
+        """The group's name in a chart's narrow label column (the id, capitalised, if unset)."""
+        return self.short or self.id.capitalize()
 
 
 class MailSettings(Strict):
@@ -422,6 +428,19 @@ class Settings(Strict):
     web: WebSettings | None = None
     feedback: FeedbackSettings = FeedbackSettings()
     stability: StabilitySettings = StabilitySettings()
+    language: str = Field("en", description="BCP 47 tag of what panellists and readers get")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, tag: str) -> str:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(tag.replace("_", "-"), sep="-")
+        except (UnknownLocaleError, ValueError) as exc:
+            raise ValueError(f"{tag!r} is not a language tag Babel knows (BCP 47, such as en, "
+                             f"fr, de, es, pt-BR): {exc}") from None
+        return tag
 
     @field_validator("anchors")
     @classmethod

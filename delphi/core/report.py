@@ -15,9 +15,9 @@ from delphi.core.feedback import EarlierConsensus, earlier_consensus
 from delphi.core.history import first_consensus, latest_rankings
 from delphi.core.models import Manifest, PanelReturn, Roster, Settings
 from delphi.core.rules import RULES
-from delphi.core.stability import Stability, criterion
+from delphi.core.stability import Stability
 from delphi.core.status import Attrition, Counts, round_status
-from delphi.core.subgroups import Finding, sentence, subgroup_findings
+from delphi.core.subgroups import Finding, subgroup_findings
 
 
 class _Frozen(BaseModel):
@@ -107,7 +107,11 @@ class RoundStability(_Frozen):
 
 
 class ReportData(_Frozen):
-    """Everything ``delphi report`` shows."""
+    """Everything ``delphi report`` shows, as data.
+
+    ``delphi/render/report.py`` words it in the panel's language (the methods paragraph, the
+    checklist, the subgroup findings, the stability section).
+    """
 
     study: str
     rounds: list[int]
@@ -123,7 +127,7 @@ class ReportData(_Frozen):
     divergent: list[Divergence]
     rules: dict[str, int]
     subgroups: list[Finding]
-    notable: list[str]
+    notable: list[Finding]
     items_added: dict[int, list[str]]
     items_reworded: dict[int, list[str]]
     stability: list[StabilityRow] = []
@@ -136,92 +140,6 @@ class ReportData(_Frozen):
         return [RoundStability(round=r, previous_round=rows[0].figures.previous_round,
                                items=len(rows), stable=sum(1 for x in rows if x.figures.stable))
                 for r, rows in sorted(rounds.items())]
-
-    def stability_counts_text(self) -> str:
-        """How many items were stable per round, as a sentence (empty before round 2)."""
-        text = "; ".join(f"round {c.round}: {c.stable} of {c.items} items stable"
-                         for c in self.stability_counts())
-        return f"{text[:1].upper()}{text[1:]}." if text else ""
-
-    def stability_sentence(self) -> str:
-        """How stability was judged, for the methods paragraph and the checklist."""
-        rule = self.settings.stability
-        return ("Stability between consecutive rounds was judged over the panellists who rated "
-                f"an item in both rounds, by the {criterion(rule)}"
-                + ("; an item dropped out only once it had reached consensus and was stable."
-                   if rule.required else "."))
-
-    def method(self) -> str:
-        """A methods paragraph, filled from the study's own settings and rounds."""
-        s = self.settings
-        groups = ", ".join(f"{g.label.lower()} (n = {self.response[0].groups[g.id].invited})"
-                           for g in s.groups)
-        bands = ", ".join(f"{b.min}-{b.max} '{b.name}'" for b in s.bands)
-        anchors = "; ".join(f"{k} {v}" for k, v in sorted(s.anchors.items()))
-        rule = s.consensus
-        if rule.rule == "banded":
-            definition = (f"at least {rule.threshold * 100:.0f} % of the panellists who rated "
-                          "an item fell in one band")
-        else:
-            definition = f"the {rule.rule} rule held (scope: {rule.scope})"
-        added = sum(len(v) for v in self.items_added.values())
-        reworded = sum(len(v) for v in self.items_reworded.values())
-        first = self.response[0]
-        return (
-            f"A panel of {first.overall.invited} people in {len(s.groups)} stakeholder groups "
-            f"({groups}) took part in {len(self.rounds)} round"
-            f"{'s' if len(self.rounds) != 1 else ''}. Statements were rated on a "
-            f"{s.scale.min}-{s.scale.max} scale ({anchors}), divided into the bands {bands}. "
-            f"Consensus was defined before the study: an item reached consensus when "
-            f"{definition}. Medians and interquartile ranges were computed with the "
-            f"{'R type 7 (linear)' if s.quartiles == 'linear' else 'SPSS (type 6)'} quantile "
-            "definition, overall and per group. From round 2 on each panellist received their "
-            "own previous rating, the group median and the interquartile range next to each "
-            "item, with a statement where group medians differed by "
-            f"{s.divergence.threshold:g} or more. "
-            + (self.stability_sentence() + " " if len(self.rounds) > 1 or s.stability.required
-               else "")
-            + f"Items that reached consensus{' and were stable' if s.stability.required else ''}"
-            f" were not asked again; {added} item{'s were' if added != 1 else ' was'} added "
-            f"from panellists' suggestions and {reworded} reworded between rounds. Response: "
-            + "; ".join(f"round {r.round} {r.overall.returned} of {r.overall.invited} "
-                        f"({(r.overall.rate or 0) * 100:.1f} %)" for r in self.response)
-            + ".")
-
-    def checklist(self) -> list[tuple[str, str]]:
-        """A reporting checklist in the spirit of CREDES and ACCORD, from the study's data."""
-        s = self.settings
-        return [
-            ("Panel: size, groups and how members were identified",
-             f"{self.response[0].overall.invited} panellists in {len(s.groups)} groups "
-             "(identification: describe in the protocol)"),
-            ("Rating scale and anchors",
-             f"{s.scale.min}-{s.scale.max}; " + "; ".join(f"{k} {v}" for k, v in
-                                                          sorted(s.anchors.items()))),
-            ("Consensus defined before the study", f"rule {s.consensus.rule}, "
-             f"scope {s.consensus.scope}" + (f", threshold {s.consensus.threshold:g}"
-                                             if s.consensus.rule == "banded" else "")),
-            ("Number of rounds and response per round",
-             "; ".join(f"round {r.round}: {r.overall.returned}/{r.overall.invited}"
-                       for r in self.response)),
-            ("Feedback between rounds", "own previous rating, group median, IQR, divergence "
-             "statement; band-share chart per group"),
-            ("Items dropped, added and reworded",
-             f"{self.totals.reached} dropped on consensus; "
-             f"{sum(len(v) for v in self.items_added.values())} added; "
-             f"{sum(len(v) for v in self.items_reworded.values())} reworded"),
-            ("Attrition between rounds",
-             "; ".join(f"round {a.round}: {a.lost} lost, {a.rejoined} rejoined"
-                       for a in self.flow) or "one round only"),
-            ("Results for every item, including those without consensus",
-             "rounds/round-N/results.json and results.csv; this report's exports"),
-            ("Stakeholder differences", f"{len(self.divergent)} divergent item-rounds; "
-             f"{len(self.notable)} notable subgroup differences"),
-            ("Stability between rounds", self.stability_sentence() + " "
-             + (self.stability_counts_text() or "One round only.")),
-            ("Sensitivity to the consensus definition",
-             ", ".join(f"{k}: {v}" for k, v in self.rules.items())),
-        ]
 
 
 def _response(settings: Settings, roster: Roster, manifests: Mapping[int, Manifest],
@@ -341,7 +259,7 @@ def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Man
                               medians={g: s.median for g, s in i.groups.items()})
                    for r in ordered for i in r.items if i.divergent],
         rules=_rules(ordered), subgroups=findings,
-        notable=[sentence(f) for f in findings if f.q < alpha],
+        notable=[f for f in findings if f.q < alpha],
         items_added=added, items_reworded=reworded,
         stability=[StabilityRow(id=i.id, text=i.text, round=r.round, figures=i.stability)
                    for r in ordered for i in r.items if i.kind == "rating" and i.stability])

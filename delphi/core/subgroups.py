@@ -109,11 +109,3 @@ def subgroup_findings(items: Sequence[tuple[str, str, int, Mapping[str, int]]],
     qs = benjamini_hochberg([f.p for f in findings])
     findings = [f.model_copy(update={"q": q}) for f, q in zip(findings, qs, strict=True)]
     return sorted(findings, key=lambda f: (f.p, f.item, f.attribute, f.value))
-
-
-def sentence(f: Finding) -> str:
-    """A finding in words, as section 6.2 of the reference study puts it."""
-    verb = {"agree": "agreed", "disagree": "disagreed"}.get(f.band, f"rated {f.band}")
-    return (f"{f.subgroup_share * 100:.1f} % of people with {f.attribute} {f.value} {verb} "
-            f"with '{f.text}', compared to {f.overall_share * 100:.1f} % overall "
-            f"(Fisher p = {f.p:.3f}, FDR q = {f.q:.3f}).")

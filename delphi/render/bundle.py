@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from delphi.core.models import Panellist
+from delphi.i18n import Language
 from delphi.render.pdf import Renderer, make_environment
 
 COVER_LETTER = "cover-letter.html.j2"
@@ -27,8 +28,8 @@ class Bundle:
 
 
 def postal_bundle(study_root: Path, letters: Sequence[tuple[Panellist, Path]],
-                  **context: Any) -> Bundle:
-    """The bundle of cover letters, each followed by the panellist's questionnaire PDF.
+                  language: Language, **context: Any) -> Bundle:
+    """The bundle of cover letters (in ``language``), each followed by the questionnaire PDF.
 
     The questionnaires' form fields are dropped from the bundle: it is for printing, and the
     same field names repeated for many panellists would tie their answers together on screen.
@@ -36,12 +37,13 @@ def postal_bundle(study_root: Path, letters: Sequence[tuple[Panellist, Path]],
     import pypdf
     import weasyprint
 
-    renderer = Renderer(study_root, tagged=False)
-    letter = make_environment(study_root).get_template(COVER_LETTER)
+    renderer = Renderer(study_root, tagged=False, language=language)
+    letter = make_environment(study_root, language).get_template(COVER_LETTER)
     writer = pypdf.PdfWriter()
     for p, questionnaire in letters:
         address = "\n".join(part.strip() for part in (p.address or "").split(","))
-        html = letter.render(panellist=p, address=address, **context)
+        html = letter.render(panellist=p, address=address, language=language.tag,
+                             dir=language.direction, **context)
         cover = weasyprint.HTML(string=html, base_url=renderer.base_url,
                                 url_fetcher=renderer.fetcher).write_pdf()
         writer.append(pypdf.PdfReader(io.BytesIO(cover)))

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from delphi.core.feedback import EarlierConsensus, ItemFeedback, RankingFeedback
 from delphi.core.fields import comment_field, encode_id, rating_field
 from delphi.core.models import Manifest, Settings
-from delphi.render.charts import band_chart
+from delphi.i18n import Language, text_direction
+from delphi.render.charts import band_chart, chart_labels
 
 
 class _Context(BaseModel):
@@ -28,6 +29,7 @@ class ItemView(_Context):
 
     id: str
     text: str
+    dir: str
     new: bool
     field: str
     rating_field: str
@@ -42,6 +44,7 @@ class SectionView(_Context):
     id: str
     title: str
     intro: str | None
+    dir: str
     kind: str
     anchors: dict[int, str]
     items: list[ItemView]
@@ -53,8 +56,10 @@ class QuestionnaireContext(_Context):
     title: str
     round: int
     language: str
+    dir: str
     study_hash: str
     code_length: int
+    own_length: int
     scale_min: int
     scale_max: int
     scale_values: list[int]
@@ -66,7 +71,7 @@ class QuestionnaireContext(_Context):
     rankings: list[RankingFeedback]
 
 
-NO_RATING = "no rating"
+NO_RATING = "no rating"  # the English of Personal.no_rating
 
 
 class Personal(_Context):
@@ -75,44 +80,63 @@ class Personal(_Context):
     Everything the template prints from this model goes through a *slot* (see
     ``delphi/render/personalise.py``): the code via ``code``, the previous ratings via ``own``.
     ``glyphs`` is empty on every panellist's questionnaire; the shared layout uses it.
+    ``no_rating`` is what ``own`` says for an item the panellist did not rate, in the panel's
+    language (:func:`personals` fills it).
     """
 
     code: str
     ratings: dict[str, int]
     glyphs: str = ""
+    no_rating: str = NO_RATING
 
     def own(self, item_id: str) -> str:
         """The panellist's previous rating of an item as printed."""
         rating = self.ratings.get(item_id)
-        return NO_RATING if rating is None else str(rating)
+        return self.no_rating if rating is None else str(rating)
+
+
+def personals_for(codes: Sequence[str], own: dict[str, dict[str, int]],
+              language: Language) -> list[Personal]:
+    """Each invited panellist's part of the questionnaire, in the panel's language."""
+    # Translators: printed after "Your rating in round N:" when the panellist gave none; short.
+    no_rating = language._("no rating")
+    return [Personal(code=c, ratings=own.get(c, {}), no_rating=no_rating) for c in codes]
 
 
 def build_context(settings: Settings, manifest: Manifest, feedback: dict[str, ItemFeedback],
-                  new_items: Sequence[str] = (), dropped_count: int = 0,
+                  language: Language, new_items: Sequence[str] = (), dropped_count: int = 0,
                   earlier: Sequence[EarlierConsensus] = (),
                   rankings: Sequence[RankingFeedback] = ()) -> QuestionnaireContext:
-    """The shared context of a round's questionnaire."""
+    """The shared context of a round's questionnaire, in the panel's ``language``."""
+    labels = chart_labels({g.id: g.chart_label for g in settings.groups}, language)
     sections = []
     for section in manifest.sections:
         items = []
         for item in (i for i in manifest.items if i.section == section.id):
             fb = feedback.get(item.id)
-            chart = band_chart(fb.chart, f"Ratings of {item.id} in round {fb.from_round} by band"
-                               ) if fb else Markup("")
-            items.append(ItemView(id=item.id, text=item.text, new=item.id in new_items,
+            chart = band_chart(fb.chart, language._(
+                "Ratings of %(item)s in round %(round)s by band", item=item.id,
+                round=fb.from_round), labels, language) if fb else Markup("")
+            items.append(ItemView(id=item.id, text=item.text,
+                                  dir=text_direction(item.text, language),
+                                  new=item.id in new_items,
                                   field=encode_id(item.id), rating_field=rating_field(item.id),
                                   comment_field=comment_field(item.id), feedback=fb,
                                   chart_svg=chart))
         sections.append(SectionView(id=section.id, title=section.title, intro=section.intro,
+                                    dir=text_direction(section.title, language),
                                     kind=section.kind, anchors=dict(section.anchors),
                                     items=items))
-    bands = settings.bands
-    legend = ", ".join(f"{b.min}-{b.max}" for b in bands[:-1]) + f" and {bands[-1].min}-" \
-        f"{bands[-1].max}" if len(bands) > 1 else f"{bands[0].min}-{bands[0].max}"
+    legend = language.join([f"{b.min}-{b.max}" for b in settings.bands])
+    no_rating = language._("no rating")
     return QuestionnaireContext(
-        title=settings.title, round=manifest.round, language="en", study_hash=manifest.hash,
+        title=settings.title, round=manifest.round, language=language.tag,
+        dir=language.direction, study_hash=manifest.hash,
         code_length=max((len(code) for code in manifest.invited), default=4),
+        own_length=max(len(no_rating), len(str(settings.scale.max)),
+                       len(str(settings.scale.min))),
         scale_min=settings.scale.min, scale_max=settings.scale.max,
         scale_values=list(range(settings.scale.min, settings.scale.max + 1)),
-        band_legend=legend, has_feedback=bool(feedback), dropped_count=dropped_count,
+        band_legend=legend,
+        has_feedback=bool(feedback), dropped_count=dropped_count,
         sections=sections, earlier_consensus=list(earlier), rankings=list(rankings))

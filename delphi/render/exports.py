@@ -19,8 +19,10 @@ from delphi.core.analysis import RoundResult
 from delphi.core.cells import starts_formula
 from delphi.core.models import PanelReturn, Roster
 from delphi.core.report import ReportData
-from delphi.core.stability import HEADINGS, chosen, criterion
+from delphi.core.stability import HEADINGS, chosen
 from delphi.errors import DelphiError
+from delphi.i18n import Language
+from delphi.render.report import criterion, method
 
 
 def ratings_csv(returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) -> str:
@@ -37,11 +39,11 @@ def ratings_csv(returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) ->
     return buffer.getvalue()
 
 
-def report_json(data: ReportData) -> str:
-    """The report's data as JSON."""
+def report_json(data: ReportData, method: str, checklist: Sequence[tuple[str, str]]) -> str:
+    """The report's data as JSON; ``method`` and ``checklist`` are in the panel's language."""
     payload: dict[str, Any] = data.model_dump(mode="json", by_alias=True)
-    payload["method"] = data.method()
-    payload["checklist"] = [list(pair) for pair in data.checklist()]
+    payload["method"] = method
+    payload["checklist"] = [list(pair) for pair in checklist]
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -57,28 +59,34 @@ def _row(sheet: Any, values: Sequence[object]) -> None:
 
 
 def workbook(data: ReportData, results: Mapping[int, RoundResult],
-             returns: Mapping[int, Sequence[PanelReturn]], roster: Roster) -> bytes:
-    """A summary sheet, one sheet of results per round, and the panel's comments."""
+             returns: Mapping[int, Sequence[PanelReturn]], roster: Roster,
+             language: Language) -> bytes:
+    """A summary sheet, one sheet of results per round, and the panel's comments.
+
+    The summary and the sheets' names are in the panel's language; the round, stability and
+    comment sheets keep the column names of the CSV exports, for reading by programs.
+    """
     import openpyxl
 
+    _ = language._
     book = openpyxl.Workbook()
     summary = book.active
-    summary.title = "Summary"
+    summary.title = _("Summary")[:31]
     _row(summary, [data.study])
-    _row(summary, ["Method", data.method()])
+    _row(summary, [_("Method"), method(data, language)])
     _row(summary, [])
-    _row(summary, ["Round", "Invited", "Returned", "Rate"])
+    _row(summary, [_("Round"), _("Invited"), _("Returned"), _("Rate")])
     for response in data.response:
         _row(summary, [response.round, response.overall.invited, response.overall.returned,
                        response.overall.rate])
     _row(summary, [])
-    _row(summary, ["Consensus items", "Statement", "Round", "Band", "Share"])
+    _row(summary, [_("Consensus items"), _("Statement"), _("Round"), _("Band"), _("Share")])
     for e in data.consensus:
         _row(summary, [e.id, e.text, e.round, e.band, e.share])
     bands = [b.name for b in data.settings.bands]
     groups = data.settings.group_ids
     for r in sorted(results):
-        sheet = book.create_sheet(f"Round {r}")
+        sheet = book.create_sheet(_("Round %(round)s", round=r)[:31])
         _row(sheet, ["item", "section", "kind", "text", "group", "n", "median", "q1", "q3",
                      "iqr", "mean", *[f"share {b}" for b in bands], "consensus", "divergent",
                      "rank"])
@@ -89,8 +97,8 @@ def workbook(data: ReportData, results: Mapping[int, RoundResult],
                              s.consensus or "", item.divergent,
                              item.rank if group == "all" else item.groups[group].rank])
     if data.stability:
-        _stability_sheet(book.create_sheet("Stability"), data)
-    comments = book.create_sheet("Comments")
+        _stability_sheet(book.create_sheet(_("Stability")[:31]), data, language)
+    comments = book.create_sheet(_("Comments")[:31])
     group_of = {p.code: p.group for p in roster.panellists}
     _row(comments, ["round", "code", "group", "item", "comment"])
     for r in sorted(returns):
@@ -110,10 +118,10 @@ STABILITY_COLUMNS = ["net_change", "kappa", "kappa_quadratic", "lambda", "chi2_i
                      "chi2_group_p", "wilcoxon_z", "wilcoxon_p", "towards_median"]
 
 
-def _stability_sheet(sheet: Any, data: ReportData) -> None:
+def _stability_sheet(sheet: Any, data: ReportData, language: Language) -> None:
     """Each item's stability per round: the study's statistic and verdict first, then all."""
     rule = data.settings.stability
-    _row(sheet, [f"Stable: {criterion(rule)}"])
+    _row(sheet, [language._("Stable: %(criterion)s", criterion=criterion(rule, language))])
     _row(sheet, ["round", "since round", "item", "text", "pairs", "unchanged", "changed band",
                  f"{HEADINGS[rule.statistic]}{' p' if rule.cutoff_key == 'alpha' else ''} "
                  "(the study's)", "stable", "caveats",

@@ -19,6 +19,7 @@ from typing import Any
 from jinja2 import Environment
 
 from delphi.core.fields import READ_ONLY_FIELDS
+from delphi.i18n import Language, load_language
 from delphi.render.context import Personal, QuestionnaireContext
 from delphi.render.lean import field_font_css, lean_finisher
 from delphi.render.personalise import (
@@ -35,12 +36,13 @@ TEMPLATE = "questionnaire.html.j2"
 STYLESHEET = "questionnaire.css"
 
 
-def make_environment(study_root: Path | None) -> Environment:
+def make_environment(study_root: Path | None, language: Language | None = None) -> Environment:
     """The one Jinja2 environment of HTML templates (see :mod:`delphi.render.templates`).
 
-    Sandboxed, autoescaping, strict about undefined names, confined to the study folder.
+    Sandboxed, autoescaping, strict about undefined names, confined to the study folder, and in
+    ``language`` (English if none is given).
     """
-    return environment(study_root)
+    return environment(study_root, language=language)
 
 
 def stylesheet_text(study_root: Path | None) -> str:
@@ -111,11 +113,15 @@ class _Captured(Exception):
 class Renderer:
     """Renders questionnaires; build one per process and reuse it for every panellist."""
 
-    def __init__(self, study_root: Path | None = None, tagged: bool = True) -> None:
+    def __init__(self, study_root: Path | None = None, tagged: bool = True,
+                 language: Language | str | None = None) -> None:
         import weasyprint
 
         self.study_root = study_root.resolve() if study_root is not None else None
-        self.template = make_environment(self.study_root).get_template(TEMPLATE)
+        if language is None or isinstance(language, str):
+            language = load_language(language or "en", self.study_root)
+        self.language = language
+        self.template = make_environment(self.study_root, language).get_template(TEMPLATE)
         roots = [PACKAGE_DIR] + ([self.study_root] if self.study_root else [])
         self.fetcher = _confined_fetcher(roots)
         self.base_url = str(self.study_root or PACKAGE_DIR) + os.sep
@@ -204,7 +210,7 @@ def _init_worker(study_root: Path | None, context: QuestionnaireContext) -> None
     global _worker
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    _worker = (Renderer(study_root), context)
+    _worker = (Renderer(study_root, language=context.language), context)
 
 
 def _render_one(me: Personal) -> tuple[str, bytes]:
@@ -225,7 +231,7 @@ def render_all(study_root: Path | None, context: QuestionnaireContext,
     """
     if not personals:
         return None
-    renderer = Renderer(study_root)
+    renderer = Renderer(study_root, language=context.language)
     try:
         layout = renderer.shared_layout(context, personals)
     except NotPersonalisable as reason:

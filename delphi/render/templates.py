@@ -12,12 +12,18 @@ A study folder is something coordinators share and receive, so its own templates
 
 HTML templates are autoescaped; the plain-text mail templates are not (``&amp;`` in a text
 e-mail would be wrong).
+
+Every template is in the panel's language: Jinja2's i18n extension (``{% trans %}`` and
+``_()``, new-style: placeholders named and escaped) over the message catalogs of
+:mod:`delphi.i18n`, and ``fmt`` (one decimal) and ``pct`` (a share as a percentage) write
+numbers the language's way.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import re
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -37,9 +43,10 @@ from jinja2 import (
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
-from delphi.core.feedback import fmt, pct
 from delphi.errors import DelphiError, Problem
+from delphi.i18n import Language, load_language
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_BYTES = 2 * 1024 * 1024  # a study's own template or stylesheet
@@ -100,12 +107,13 @@ class StudyEnvironment(SandboxedEnvironment):
             raise DelphiError(_problem(exc, self.study_root)) from None
 
 
-def environment(study_root: Path | None, folder: str = "templates",
-                html: bool = True) -> StudyEnvironment:
-    """The templates of ``folder``: the study's own first, then the package's.
+def environment(study_root: Path | None, folder: str = "templates", html: bool = True,
+                language: Language | None = None) -> StudyEnvironment:
+    """The templates of ``folder``: the study's own first, then the package's, in ``language``.
 
     ``html``: autoescape (the questionnaire, report, web pages); else plain text (mail).
     """
+    language = language or load_language()
     loaders: list[BaseLoader] = []
     if study_root is not None and (study_root / folder).is_dir():
         loaders.append(StudyLoader(study_root / folder, study_root))
@@ -113,10 +121,34 @@ def environment(study_root: Path | None, folder: str = "templates",
     escape = True if html else select_autoescape(enabled_extensions=("html", "htm", "xml"),
                                                    default_for_string=False, default=False)
     env = StudyEnvironment(loader=ChoiceLoader(loaders), autoescape=escape,
-                           undefined=StrictUndefined, keep_trailing_newline=not html)
+                           undefined=StrictUndefined, keep_trailing_newline=not html,
+                           extensions=["jinja2.ext.i18n"])
     env.study_root = study_root
-    env.globals.update(fmt=fmt, pct=pct)
+    env.policies["ext.i18n.trimmed"] = True  # a message's line breaks are not part of it
+    env.install_gettext_translations(  # type: ignore[attr-defined]  # added by the extension
+        language.translations, newstyle=True)
+    env.globals.update(fmt=language.number, pct=language.percent, css_content=css_content,
+                       join=language.join, group_medians=lambda medians: language.join(
+                           [f"{g.label} {language.number(g.median)}" for g in medians]))
     return env
+
+
+def css_content(message: str, **functions: str) -> Markup:
+    """A translated message as a CSS ``content`` value, its ``{name}`` parts CSS functions.
+
+    ``css_content(_("Page %(page)s of %(pages)s", page="{page}", pages="{pages}"),
+    page="counter(page)", pages="counter(pages)")`` gives ``"Page " counter(page) " of "
+    counter(pages)``, for the page margins of ``@page`` rules.
+    """
+    def quoted(text: str) -> str:
+        return '"' + "".join(c if c.isalnum() or c in " .,:;·-–()/'" else f"\\{ord(c):x} "
+                             for c in text) + '"'
+
+    names = "|".join(re.escape(name) for name in functions)
+    parts = re.split(f"\\{{({names})\\}}", str(message)) if functions else [str(message)]
+    tokens = [functions[part] if index % 2 else quoted(part)
+              for index, part in enumerate(parts) if index % 2 or part]
+    return Markup(" ".join(tokens))
 
 
 def _shown(study_root: Path | None, filename: str | Path) -> str:

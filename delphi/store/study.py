@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from delphi.core.analysis import RoundResult
 from delphi.core.checks import check_bank, check_manifest, check_roster, check_settings
@@ -32,6 +32,9 @@ from delphi.errors import DelphiError, MissingFile, Problem, RoundStateError, St
 from delphi.store.limits import RESULTS_FILE_BYTES, read_text_bounded
 from delphi.store.returns_csv import ReturnsReader
 from delphi.store.yamlfile import dump_yaml, line_of, load_model
+
+if TYPE_CHECKING:
+    from delphi.i18n import Language
 
 SETTINGS_FILE = "study.yaml"
 MANIFEST_FILE = "questionnaire.yaml"
@@ -224,6 +227,13 @@ class Study:
         return settings
 
     @cached_property
+    def language(self) -> Language:
+        """The panel's language (``language:``), with the study's ``locale/<tag>.po`` merged."""
+        from delphi.i18n import load_language
+
+        return load_language(self.settings.language, self.root)
+
+    @cached_property
     def bank(self) -> ItemBank:
         """The item bank (all files named by ``item_bank``, sections in order), validated."""
         return self._load_parts(
@@ -402,6 +412,7 @@ class Study:
         if not attempt(lambda: self.settings):
             return problems
         attempt(lambda: self.bank)
+        attempt(lambda: self.language)
         if not attempt(lambda: self.roster):
             return problems
         for round_no in self.rounds():
