@@ -191,10 +191,96 @@ def questionnaires() -> dict[str, float]:
             "panellists": len(personals)}
 
 
+def large_study(folder: Path, people: int, items: int, seed: int = 2) -> None:
+    """A study folder of ``people`` in 3 groups and ``items`` statements in 5 sections."""
+    rng = random.Random(seed)
+    groups = ("expert", "provider", "user")
+    (folder / "questionnaires").mkdir(parents=True)
+    (folder / "panels").mkdir()
+    (folder / "study.yaml").write_text(
+        "title: A large panel\nscale: {min: 1, max: 9}\n"
+        "anchors: {1: disagree strongly, 5: neither agree nor disagree, 9: agree strongly}\n"
+        "bands:\n  - {name: disagree, min: 1, max: 3}\n  - {name: neutral, min: 4, max: 6}\n"
+        "  - {name: agree, min: 7, max: 9}\nconsensus: {rule: banded, threshold: 0.75}\n"
+        "groups:\n" + "".join(f"  - {{id: {g}, label: {g.title()}}}\n" for g in groups),
+        encoding="utf-8")
+    words = ("services", "people", "care", "should", "be", "offered", "by", "staff", "trained",
+             "in", "the", "community", "with", "support", "from", "families", "and", "peers")
+    bank = ["sections:"]
+    for s in range(5):
+        bank += [f"  - id: s{s}", f"    title: Section {s + 1}", "    items:"]
+        for k in range(items // 5):
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(8, 24)))
+            bank += [f'      - id: "{s + 1}.{k + 1}"', f"        text: {text.capitalize()}"]
+    (folder / "questionnaires/items.yaml").write_text("\n".join(bank) + "\n", encoding="utf-8")
+    roster = ["panellists:"]
+    for k in range(people):
+        roster += [f"- code: P{k:05d}", f"  name: Panellist {k}",
+                   f"  email: p{k}@example.org", f"  group: {groups[k % 3]}"]
+    (folder / "panels/panel.yaml").write_text("\n".join(roster) + "\n", encoding="utf-8")
+
+
+def large_round(people: int = 2000, items: int = 100) -> dict[str, float]:
+    """Round 2 of a large study as ``delphi new-round`` writes it, against one raw layout of
+    one of its questionnaires; the average PDF size and the peak memory of the command."""
+    import shutil
+    import tempfile
+
+    import weasyprint
+
+    from delphi import actions
+    from delphi.render.pdf import Renderer
+    from delphi.store.study import Study
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "study"
+        large_study(folder, people, items)
+        round_1 = time.perf_counter()
+        actions.new_round(folder, round=1)
+        round_1 = time.perf_counter() - round_1
+        ids = [m.id for m in Study(folder).manifest(1).items]
+        rng = random.Random(3)
+        rows = ["code," + ",".join(ids)]
+        for k in range(people):
+            rows.append(f"P{k:05d}," + ",".join(
+                str(rng.choice((1, 2, 3, 5, 7, 8, 8, 9, 9))) if rng.random() > 0.05 else ""
+                for _ in ids))
+        (Path(tmp) / "returns.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        actions.import_returns(folder, [Path(tmp) / "returns.csv"], round=1)
+        actions.analyse(folder, round=1)
+        command = [sys.executable, "-c", "import resource, sys; from delphi import actions; "
+                   "actions.new_round(sys.argv[1], round=2); "
+                   "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)",
+                   str(folder)]
+        start = time.perf_counter()
+        peak = float(subprocess.run(command, check=True, capture_output=True,
+                                    text=True).stdout.split()[-1])
+        round_2 = time.perf_counter() - start
+        pdfs = list((folder / "rounds/round-2/questionnaires").glob("*.pdf"))
+        size = statistics.mean(p.stat().st_size for p in pdfs)
+        context, personals = actions.questionnaire_context(Study(folder), 2)
+        html = Renderer(folder).html(context, personals[0])
+        raw = best(lambda: weasyprint.HTML(string=html).write_pdf(pdf_forms=True), 2)
+        shutil.rmtree(folder)
+    return {"round 1": round_1, "round 2": round_2, "raw": raw, "size": size, "peak": peak,
+            "pdfs": len(pdfs)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--large", action="store_true",
+                        help="only round 2 of a study of 2,000 panellists and 100 statements")
     args = parser.parse_args()
+    if args.large:
+        big = large_round()
+        print(f"{'large round 2, 2,000 x 100 vs one raw layout':44} {big['round 2']:8.3f}s "
+              f"{big['raw']:8.3f}s {big['round 2'] / big['raw']:6.1f}")
+        print(f"{'  its round 1 (no feedback), whole command':44} {big['round 1']:8.3f}s")
+        print(f"{'  average PDF (KB), PDFs written':44} {big['size'] / 1024:8.1f} "
+              f"{int(big['pdfs']):9d}")
+        print(f"{'  peak memory of new-round (MiB)':44} {big['peak']:8.1f}")
+        return
     sizes = [(100, 50), (1000, 100)] + ([] if args.quick else [(5000, 300)])
     print(f"{'figure':44} {'time':>9} {'floor':>9} {'ratio':>6}")
     for people, items in sizes:

@@ -7,6 +7,8 @@ of these values, and :class:`SharedLayout` writes each panellist's PDF from that
 
 - in the pages' content, a placeholder is a run of glyphs in a text-showing operator (``TJ``);
   it is replaced by the glyphs of the panellist's value, in the same font, at the same place.
+  Each page's content is cut into pieces (a page's ``Contents`` may be an array of streams):
+  the lines that hold a slot are written for every copy, the rest compressed once a round.
   The template prints values in fixed-width boxes (class ``slot``), so nothing else on the
   page would have moved had the value been laid out instead. The text stays real text: it is
   tagged where the placeholder was (screen readers), extractable, searchable and printed;
@@ -221,6 +223,40 @@ def _split_text(data: bytes, fonts: dict[bytes, _Font]) -> list[bytes | _Slot]:
     return parts
 
 
+def _pieces(parts: list[bytes | _Slot]) -> list[bytes | list[bytes | _Slot]]:
+    """A page's text cut at the line ends around each slot.
+
+    Gives unchanging bytes, and the lines that hold slots (whole operators: weasyprint writes
+    one a line).
+    """
+    pieces: list[bytes | list[bytes | _Slot]] = []
+    line: list[bytes | _Slot] | None = None  # the line with a slot being gathered
+    for part in parts:
+        if isinstance(part, _Slot):
+            if line is None:
+                last = pieces[-1] if pieces else None
+                before = last if isinstance(last, bytes) else b""
+                if before:
+                    pieces.pop()
+                cut = before.rfind(b"\n") + 1
+                if before[:cut]:
+                    pieces.append(before[:cut])
+                line = [before[cut:]]
+                pieces.append(line)
+            line.append(part)
+        elif line is not None and b"\n" not in part:
+            line.append(part)  # the next slot is on the same line
+        elif line is not None:
+            cut = part.index(b"\n")
+            line.append(part[:cut])
+            line = None
+            if part[cut:]:
+                pieces.append(part[cut:])
+        elif part:
+            pieces.append(part)
+    return pieces
+
+
 def _tj(glyphs: Sequence[int], letter_spacing: bytes) -> bytes:
     separator = b"<>" + letter_spacing if letter_spacing else b""
     return separator.join(b"<%04x>" % gid for gid in glyphs)
@@ -284,9 +320,9 @@ def _head(stream: Any) -> bytes:
     return bytes(pydyf.Dictionary(extra).data)[:-2]
 
 
-# zlib levels: once per round for what never changes; per copy, a faster one (level 3 makes
-# the example's copies 1.5 % larger than level 6 and compresses their pages three times faster).
-ONCE_LEVEL, COPY_LEVEL = 6, 3
+# zlib levels: once per round for what never changes; per copy (the cross-reference stream
+# only: the lines with slots are a few bytes each and stay uncompressed) a faster one.
+ONCE_LEVEL, COPY_LEVEL = 9, 3
 
 
 def _stream(head: bytes, data: bytes, level: int | None) -> bytes:
@@ -315,29 +351,45 @@ class SharedLayout:
         objects = pdf.objects
         self.root = pdf.catalog.number
         self.info = pdf.info.number if pdf.info else None
-        self.texts: dict[int, tuple[bytes, list[bytes | _Slot]]] = {}
         self.metadata: dict[int, tuple[bytes, str]] = {}
         self.strings: dict[int, Any] = {}
 
         text_streams: dict[int, dict[bytes, _Font]] = {}
         fonts: dict[int, _Font] = {}
-        for page_number in pdf.pages["Kids"][::3]:
-            page = objects[page_number]
+        pages = [objects[number] for number in pdf.pages["Kids"][::3]]
+        for page in pages:
             text_streams[_number(page["Contents"])] = self._fonts(objects, page, fonts)
 
+        # A page whose text holds slots is cut into pieces at the lines around each slot: the
+        # pieces without one are written once, each line with a slot in every copy.
+        xref: list[tuple[int, int, int]] = [(0, 0, 65535)] * len(objects)
         statics: list[tuple[int, bytes]] = []
+        self.lines: dict[int, list[bytes | _Slot]] = {}
+        for page in pages:
+            number = _number(page["Contents"])
+            pieces = _pieces(_split_text(_raw(objects[number]), text_streams[number]))
+            if len(pieces) == 1 and isinstance(pieces[0], bytes):
+                continue
+            references = []
+            for piece in pieces:
+                references.append(b"%d 0 R" % len(xref))
+                if isinstance(piece, bytes):
+                    statics.append((len(xref), b"%d 0 obj\n%s\nendobj\n"
+                                    % (len(xref), _stream(b"<<", piece, ONCE_LEVEL))))
+                else:
+                    self.lines[len(xref)] = piece
+                xref.append((0, 0, 0))
+            page["Contents"] = pydyf.Array(references)
+            text_streams.pop(number)
+            objects[number].free = "f"  # its pieces replace it
+
         packed: list[tuple[int, bytes]] = []
         for obj in objects[1:]:
             number = obj.number
             if obj.free == "f":
                 continue
             if isinstance(obj, pydyf.Stream):
-                if number in text_streams:
-                    parts = _split_text(_raw(obj), text_streams[number])
-                    if len(parts) > 1:
-                        self.texts[number] = (_head(obj), parts)
-                        continue
-                elif obj.extra.get("Type") == "/Metadata":
+                if obj.extra.get("Type") == "/Metadata":
                     xml = _raw(obj).decode("utf-8")
                     if MARK in xml:
                         self.metadata[number] = (_head(obj), xml)
@@ -350,13 +402,12 @@ class SharedLayout:
                 self.strings[number] = obj
             else:
                 packed.append((number, bytes(obj.data)))
-        if not self.texts:
+        if not self.lines:
             raise NotPersonalisable("neither the code nor an own rating was found as text on the "
                                     "laid-out pages")
 
         # Object streams for the objects that never change; numbers after weasyprint's.
         # xref[number]: (type, field 2, field 3) of the cross-reference stream's entries.
-        xref: list[tuple[int, int, int]] = [(0, 0, 65535)] * len(objects)
         for start in range(0, len(packed), OBJECTS_PER_STREAM):
             chunk = packed[start:start + OBJECTS_PER_STREAM]
             number = len(xref)
@@ -402,7 +453,7 @@ class SharedLayout:
     def personalise(self, values: dict[int, str], seed: str) -> bytes:
         """The PDF with each slot saying ``values[slot]``."""
         bodies: list[tuple[int, bytes]] = []
-        for number, (head, parts) in self.texts.items():
+        for number, parts in self.lines.items():
             chunks = []
             for part in parts:
                 if isinstance(part, bytes):
@@ -411,7 +462,7 @@ class SharedLayout:
                     chunks.append(_tj(part.font.glyphs(values[part.slot]), part.letter_spacing))
                 else:
                     raise NotPersonalisable(f"no value for slot {part.slot}")
-            bodies.append((number, _stream(head, b"".join(chunks), COPY_LEVEL)))
+            bodies.append((number, _stream(b"<<", b"".join(chunks), None)))
         for number, (head, xml) in self.metadata.items():
             data = _fill(xml, values, quote=True).encode("utf-8")
             bodies.append((number, _stream(head, data, None)))
