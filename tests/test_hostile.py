@@ -397,3 +397,144 @@ def test_a_link_inside_the_study_is_followed(make_study: Make, cli: Run) -> None
     env = environment(study, "templates/mail", html=False)
     text = env.get_template("questionnaire.txt.j2").render(study="T & U")
     assert text == "Subject: T & U\nHello\n"
+
+
+# ----------------------------------------------------------------------------- rounds lost
+
+
+SWAPPER = """
+import os, sys, time
+import delphi.store.study as st
+
+real = os.replace
+def slow(a, b):  # widen the instants between the renames, so that kills land there
+    time.sleep(0.01); real(a, b); time.sleep(0.01)
+os.replace = slow
+study = st.Study(sys.argv[1])
+i = 0
+while True:
+    i += 1
+    staging = study.staging_dir(1)
+    staging.mkdir(parents=True)
+    (staging / "questionnaire.yaml").write_text(f"v{i}\\n")
+    for n in range(20):
+        (staging / f"part-{n}.txt").write_text("x" * 1000)
+    st.replace_round(study, 1, staging)
+    print(i, flush=True)
+"""
+
+
+def test_replacing_a_round_killed_at_any_instant_loses_nothing(tmp_path: Path) -> None:
+    """Kill a process that replaces round 1 over and over: the next reader always finds a
+    whole round 1 (the old or the new), and no staging folder or journal is left."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from delphi.store.study import settle_replacements
+
+    root = tmp_path / "study"
+    (root / "rounds/round-1").mkdir(parents=True)
+    (root / "rounds/round-1/questionnaire.yaml").write_text("v0\n")
+    chance = random.Random(19)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    seen = set()
+    for _ in range(6):
+        proc = subprocess.Popen([sys.executable, "-c", SWAPPER, str(root)], env=env,
+                                stdout=subprocess.DEVNULL)
+        time.sleep(chance.uniform(0.4, 0.8))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        study = Study(root)
+        assert study.rounds() == [1]  # settles what the kill left
+        seen.add((root / "rounds/round-1/questionnaire.yaml").read_text())
+        assert not list((root / "rounds").glob(".round-*"))
+        assert not list((root / "rounds").glob(".replacing-*"))
+        assert settle_replacements(study) == []
+    assert len(seen) > 1  # the runs did replace the round
+
+
+def _journal_state(root: Path, step: int) -> None:
+    """A replacement of round 1 stopped after ``step`` renames, its journal still there."""
+    import json
+
+    rounds = root / "rounds"
+    (rounds / "round-1").mkdir(parents=True)
+    (rounds / "round-1/questionnaire.yaml").write_text("old\n")
+    staging = rounds / ".round-1.staging-999999999"
+    staging.mkdir()
+    (staging / "questionnaire.yaml").write_text("new\n")
+    backup = rounds / ".backups/round-1-20261123T120000"
+    (rounds / ".replacing-round-1.json").write_text(json.dumps({
+        "target": "rounds/round-1", "staging": "rounds/.round-1.staging-999999999",
+        "backup": "rounds/.backups/round-1-20261123T120000", "pid": 999999999}))
+    if step >= 1:
+        backup.parent.mkdir()
+        (rounds / "round-1").rename(backup)
+    if step >= 2:
+        staging.rename(rounds / "round-1")
+
+
+@pytest.mark.parametrize(("step", "expected"), [(0, "old\n"), (1, "old\n"), (2, "new\n")],
+                         ids=["before the renames", "between them", "after them"])
+def test_a_replacement_stopped_at_each_instant_is_settled(tmp_path: Path, step: int,
+                                                          expected: str) -> None:
+    _journal_state(tmp_path, step)
+    assert Study(tmp_path).rounds() == [1]
+    assert (tmp_path / "rounds/round-1/questionnaire.yaml").read_text() == expected
+    assert sorted(p.name for p in (tmp_path / "rounds").iterdir()
+                  if p.name.startswith(".")) == ([".backups"] if step else [])
+
+
+@pytest.mark.parametrize(("damage", "expected"), [
+    (lambda r: (r / "rounds/round-1/questionnaire.yaml").unlink(),
+     "rounds/round-1/questionnaire.yaml: missing, but the round folder holds returns; "
+     "restore it from rounds/.backups or your version control"),
+    (lambda r: ((r / "rounds/round-1/questionnaire.yaml").unlink(),
+                (r / "rounds/round-1/questionnaire.yaml").mkdir()),
+     "rounds/round-1/questionnaire.yaml: is a folder, not the round's manifest; the round's "
+     "returns cannot be checked without it"),
+    (lambda r: (r / "rounds/round-1").rename(r / "rounds/.backups/round-1-20261123T120000"),
+     "rounds/round-1: round 1 is missing; only its backup "
+     "rounds/.backups/round-1-20261123T120000 is left: move it back to rounds/round-1"),
+    (lambda r: (r / "rounds/round-1").rename(r / "rounds/round-2"),
+     "rounds/round-1: round 1 is missing; rounds are numbered without gaps"),
+], ids=["manifest deleted", "manifest a folder", "only a backup left", "a gap"])
+def test_validate_notices_a_round_that_went_missing(make_study: Make, cli: Run,
+                                                    damage: Callable[[Path], object],
+                                                    expected: str) -> None:
+    study = make_study()
+    (study / "rounds/.backups").mkdir()
+    damage(study)
+    result = cli("validate", "--study", str(study))
+    assert result.exit_code == 2, result.stdout
+    assert expected in result.stderr.splitlines(), result.stderr
+
+
+def test_new_round_force_killed_at_random_points_leaves_a_valid_study(make_study: Make) -> None:
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    study = make_study(returns=None)
+    command = [sys.executable, "-m", "delphi", "new-round", "--study", str(study), "--round",
+               "1", "--force", "--workers", "1"]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    chance = random.Random(1919)
+    for _ in range(3):
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(chance.uniform(0.3, 1.8))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        folder = Study(study)
+        assert folder.problems() == []  # settles first: round 1 whole, nothing missing
+        assert folder.rounds() == [1]
+        assert not [p for p in (study / "rounds").iterdir()
+                    if p.name.startswith(".") and p.name != ".backups"]

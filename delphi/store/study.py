@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
@@ -41,6 +42,7 @@ MANIFEST_FILE = "questionnaire.yaml"
 QUESTIONNAIRES = "questionnaires"
 CANONICAL_RETURNS = "returns.csv"  # the returns file delphi owns in rounds/round-N/returns/
 ROUND_DIR = re.compile(r"^round-([1-9][0-9]*)$")
+BACKUP_DIR = re.compile(r"^round-([1-9][0-9]*)-[0-9]{8}T[0-9]{6}(?:-[0-9]+)?$")  # not -pdfs-
 
 T = TypeVar("T")
 M = TypeVar("M", ItemBank, Roster)
@@ -275,6 +277,8 @@ class Study:
         base = self.rounds_dir
         if not base.is_dir():
             return []
+        if "settled" not in self.__dict__:  # once: put right what a killed run left
+            self.settled = settle_replacements(self)
         found = []
         for entry in base.iterdir():
             match = ROUND_DIR.match(entry.name)
@@ -418,6 +422,44 @@ class Study:
         for round_no in self.rounds():
             if attempt(lambda r=round_no: self.manifest(r)):  # type: ignore[misc]
                 attempt(lambda r=round_no: self.returns(r))  # type: ignore[misc]
+        return problems + self._lost_rounds()
+
+    def _lost_rounds(self) -> list[Problem]:
+        """Round folders without a manifest, and rounds missing from the sequence."""
+        problems: list[Problem] = []
+        base = self.rounds_dir
+        if not base.is_dir():
+            return problems
+        present = set(self.rounds())
+        flagged: set[int] = set()
+        for entry in sorted(base.iterdir()):
+            match = ROUND_DIR.match(entry.name)
+            manifest = entry / MANIFEST_FILE
+            if not match or not entry.is_dir() or manifest.is_file():
+                continue
+            flagged.add(int(match.group(1)))
+            if manifest.is_dir():
+                problems.append(Problem("is a folder, not the round's manifest; the round's "
+                                        "returns cannot be checked without it",
+                                        file=self.display(manifest)))
+            elif any(entry.iterdir()):
+                held = ", ".join(sorted(p.name for p in entry.iterdir())[:4])
+                problems.append(Problem(f"missing, but the round folder holds {held}; restore "
+                                        "it from rounds/.backups or your version control",
+                                        file=self.display(manifest)))
+        backups = {}
+        if self.backups_dir.is_dir():
+            for entry in sorted(self.backups_dir.iterdir()):
+                match = BACKUP_DIR.match(entry.name)
+                if match:
+                    backups[int(match.group(1))] = entry
+        wanted = set(range(1, max(present | set(backups), default=0) + 1))
+        for missing in sorted(wanted - present - flagged):
+            left = backups.get(missing)
+            hint = (f"; only its backup {self.display(left)} is left: move it back to "
+                    f"rounds/round-{missing}" if left else "; rounds are numbered without gaps")
+            problems.append(Problem(f"round {missing} is missing{hint}",
+                                    file=self.display(self.round_dir(missing))))
         return problems
 
     # ------------------------------------------------------------------ writing
@@ -446,15 +488,98 @@ def replace_round(study: Study, round_no: int, staging: Path) -> Path | None:
 
 
 def replace_folder(study: Study, target: Path, staging: Path, label: str) -> Path | None:
-    """Move ``staging`` into place as ``target``, an existing ``target`` to a dated backup."""
-    backup = None
-    if target.exists():
-        stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-        backup = study.backups_dir / f"{label}-{stamp}"
-        backup.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(target, backup)
-    os.replace(staging, target)
+    """Move ``staging`` into place as ``target``, an existing ``target`` to a dated backup.
+
+    Recoverable at every instant: a journal (``rounds/.replacing-<label>.json``) names the
+    three folders before the first rename and goes after the last. A run that dies in between
+    (killed, power cut) is settled by the next command (:func:`settle_replacements`): the
+    earlier folder is put back, as if the run had never started. An exception here settles
+    the same way before it goes on.
+    """
+    backup = _free_backup(study, label) if target.exists() else None
+    journal = study.rounds_dir / f".replacing-{label}.json"
+    atomic_write({journal: json.dumps({
+        "target": study.display(target), "staging": study.display(staging),
+        "backup": study.display(backup) if backup else None, "pid": os.getpid()}) + "\n"})
+    try:
+        if backup is not None:
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(target, backup)
+        os.replace(staging, target)
+    except BaseException:
+        _settle(study, journal)
+        raise
+    journal.unlink()
     return backup
+
+
+def _free_backup(study: Study, label: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    backup = study.backups_dir / f"{label}-{stamp}"
+    number = 1
+    while backup.exists():
+        number += 1
+        backup = study.backups_dir / f"{label}-{stamp}-{number}"
+    return backup
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _settle(study: Study, journal: Path) -> str | None:
+    """Finish a replacement a journal describes; returns what was done, if anything."""
+    try:
+        data = json.loads(journal.read_text(encoding="utf-8"))
+        target = study.root / data["target"]
+        staging = study.root / data["staging"]
+        backup = study.root / data["backup"] if data.get("backup") else None
+    except (OSError, ValueError, KeyError, TypeError):
+        journal.unlink(missing_ok=True)  # half-written: no rename had started
+        return None
+    done = None
+    if not target.exists() and backup is not None and backup.exists():
+        os.replace(backup, target)  # killed between the renames: the earlier one goes back
+        done = f"{data['target']} was being replaced when a run stopped; the earlier one is back"
+    elif staging.exists():
+        done = f"a replacement of {data['target']} was interrupted; {data['target']} is as it was"
+    if staging.exists():
+        shutil.rmtree(staging, ignore_errors=True)
+    journal.unlink(missing_ok=True)
+    return done
+
+
+def settle_replacements(study: Study) -> list[str]:
+    """Settle replacements that a dead run left half-done; remove its staging folders.
+
+    Returns a sentence per replacement put right. Runs still alive are left alone.
+    """
+    base = study.rounds_dir
+    if not base.is_dir():
+        return []
+    done = []
+    for journal in sorted(base.glob(".replacing-*.json")):
+        try:
+            pid = json.loads(journal.read_text(encoding="utf-8")).get("pid")
+        except (OSError, ValueError, AttributeError):
+            pid = None
+        if not _alive(pid):
+            what = _settle(study, journal)
+            if what:
+                done.append(what)
+    for staging in base.glob(".round-*.staging-*"):
+        pid = staging.name.rpartition("-")[2]
+        if staging.is_dir() and not _alive(int(pid) if pid.isdigit() else None):
+            shutil.rmtree(staging, ignore_errors=True)  # a killed run's, never moved in place
+    return done
 
 
 def manifest_text(manifest: Manifest) -> str:
