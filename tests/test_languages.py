@@ -8,6 +8,7 @@ import html as htmllib
 import io
 import re
 import shutil
+import unicodedata
 from collections.abc import Callable
 from datetime import date
 from email.message import Message
@@ -390,3 +391,100 @@ def test_three_round_report_with_stability_in_french(tmp_path: Path, cli: Run) -
 
     book = openpyxl.load_workbook(out / "report.xlsx")
     assert book.sheetnames[0] == "Synthèse" and "Tour 3" in book.sheetnames
+
+
+# ------------------------------------------------------------- scripts beyond Latin, fonts
+
+ARABIC = "يجب أن تكون الخدمات المتخصصة متاحة لجميع الأشخاص"
+GREEK_CYRILLIC_HEBREW = "Ελληνικά · Русский · עברית"
+
+
+def with_statement(make_study: Make, text: str, **files: str) -> Path:
+    root = make_study(returns=None)
+    items = (root / "questionnaires/items.yaml").read_text()
+    (root / "questionnaires/items.yaml").write_text(
+        items.replace("text: Second statement", f"text: \"{text}\""))
+    shutil.rmtree(root / "rounds")
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(content)
+    return root
+
+
+def test_a_statement_in_arabic_reads_right_to_left(make_study: Make, cli: Run) -> None:
+    root = with_statement(make_study, ARABIC)
+    (root / "questionnaires/items.yaml").write_text(
+        (root / "questionnaires/items.yaml").read_text().replace(
+            "text: First statement", f"text: \"{GREEK_CYRILLIC_HEBREW}\""))
+    result = cli("new-round", "--study", str(root), "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "on its own" not in result.stdout
+    result = cli("preview", "E1", "--study", str(root))
+    assert result.exit_code == 0, result.stderr
+    html = (root / "rounds/round-1/preview/E1.html").read_text()
+    assert f'<span dir="rtl">{ARABIC}</span>' in html
+    assert f'<span dir="ltr">{GREEK_CYRILLIC_HEBREW}</span>' in html
+    assert '<html lang="en" dir="ltr">' in html
+    text = pypdf.PdfReader(root / "rounds/round-1/questionnaires/E1.pdf").pages[0].extract_text()
+    for word in ("Ελληνικά", "Русский"):
+        assert word in text
+    # Arabic letters are shaped (joined forms); their text is still the statement's letters.
+    letters = {c for c in unicodedata.normalize("NFKC", text) if "\u0600" <= c <= "\u06ff"}
+    assert letters >= set(ARABIC.replace(" ", ""))
+
+
+def test_a_right_to_left_language_sets_the_documents_direction(make_study: Make) -> None:
+    from delphi.actions import questionnaire_context
+    from delphi.render.pdf import Renderer
+
+    root = with_statement(make_study, "Second statement", **{"locale/he.po": '''\
+msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=utf-8\\n"
+
+msgid "Your code"
+msgstr "הקוד שלך"
+'''})
+    with (root / "study.yaml").open("a") as handle:
+        handle.write("language: he\n")
+    from tests.conftest import write_manifest
+
+    write_manifest(root)
+    folder = Study(root)
+    assert folder.language.rtl
+    context, personals = questionnaire_context(folder, 1)
+    html = Renderer(root, language=folder.language).html(context, personals[0])
+    assert '<html lang="he" dir="rtl">' in html and "הקוד שלך" in html
+    assert '<span dir="ltr">First statement</span>' in html  # Latin text keeps its direction
+
+
+def uncovered() -> str:
+    from delphi.render.fonts import covered_characters
+
+    candidates = ["\U00013000", "\u16a0", "\u0f40", "\ua000", "\u4e2d"]  # hieroglyph, rune ...
+    missing = [c for c in candidates if ord(c) not in covered_characters()]
+    if not missing:
+        pytest.skip("every candidate character has an installed font here")
+    return missing[0]
+
+
+def test_a_character_no_font_has_is_refused_before_any_pdf(make_study: Make, cli: Run) -> None:
+    char = uncovered()
+    root = with_statement(make_study, f"A statement with {char} in it")
+    result = cli("new-round", "--study", str(root), "--workers", "1")
+    assert result.exit_code == 2
+    assert (f"the round-1 questionnaire: item 1.2: no installed font can print {char!r} "
+            f"(U+{ord(char):04X} ") in result.stderr
+    assert "apt-get install fonts-noto-core" in result.stderr
+    assert not (root / "rounds").exists() or not list((root / "rounds").rglob("*.pdf"))
+
+
+def test_font_coverage_without_fontconfig_tools(monkeypatch: pytest.MonkeyPatch) -> None:
+    from delphi.render import fonts
+
+    if not any(Path(d).expanduser().is_dir() for d in fonts.FONT_DIRS):
+        pytest.skip("no font folder to read")
+    monkeypatch.setattr(fonts.shutil, "which", lambda name: None)
+    assert fonts._from_fontconfig() is None
+    covered = fonts._from_font_files()
+    assert {ord("A"), ord("é"), ord("€")} <= covered

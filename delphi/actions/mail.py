@@ -134,6 +134,12 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
     outbox = folder.outbox_dir(round_no)
     if dry_run:
         outcome.outbox = outbox
+    letters = {"study": settings.title, "round": round_no, "sender": sender,
+               "deadline": deadline, "date": language.date(clock().date())}
+    if mailing.kind == "questionnaire" and mailing.by_post:  # printable, before anything goes
+        from delphi.render.bundle import cover_letters
+
+        cover_letters(folder.root, mailing.by_post, language, **letters)
     with Mailer(settings.mail) if settings.mail and not dry_run else _NoMailer() as mailer:
         for position, p in enumerate(mailing.recipients):
             if position and interval:
@@ -179,8 +185,7 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
 
         made = postal_bundle(
             folder.root, [(p, folder.questionnaire_pdf(round_no, p.code)) for p in mailing.by_post],
-            language, study=settings.title, round=round_no, sender=sender, deadline=deadline,
-            date=language.date(clock().date()))
+            language, **letters)
         outcome.bundle = folder.postal_bundle_path(round_no)
         write_bytes(outcome.bundle, made.pdf)
         outcome.bundle_pages = made.pages

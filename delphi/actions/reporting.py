@@ -57,6 +57,10 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
     texts: dict[Path, str] = {}
     language = folder.language
     html_text = render_report.html(folder.root, data, results, language)
+    if "pdf" in formats:  # before anything is written
+        from delphi.render.fonts import check_printable
+
+        check_printable(html_text, "the report")
     method = render_report.method(data, language)
     if "md" in formats:
         texts[out / "report.md"] = render_report.markdown(data, language)

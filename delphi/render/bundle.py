@@ -14,6 +14,7 @@ from typing import Any
 
 from delphi.core.models import Panellist
 from delphi.i18n import Language
+from delphi.render.fonts import check_printable
 from delphi.render.pdf import Renderer, make_environment
 
 COVER_LETTER = "cover-letter.html.j2"
@@ -27,6 +28,20 @@ class Bundle:
     pages: int
 
 
+def cover_letters(study_root: Path, panellists: Sequence[Panellist], language: Language,
+                  **context: Any) -> list[str]:
+    """Each postal panellist's cover letter as HTML, checked to be printable with the fonts."""
+    letter = make_environment(study_root, language).get_template(COVER_LETTER)
+    pages = []
+    for p in panellists:
+        address = "\n".join(part.strip() for part in (p.address or "").split(","))
+        html = letter.render(panellist=p, address=address, language=language.tag,
+                             dir=language.direction, **context)
+        check_printable(html, f"the cover letter to {p.code}")
+        pages.append(html)
+    return pages
+
+
 def postal_bundle(study_root: Path, letters: Sequence[tuple[Panellist, Path]],
                   language: Language, **context: Any) -> Bundle:
     """The bundle of cover letters (in ``language``), each followed by the questionnaire PDF.
@@ -38,12 +53,9 @@ def postal_bundle(study_root: Path, letters: Sequence[tuple[Panellist, Path]],
     import weasyprint
 
     renderer = Renderer(study_root, tagged=False, language=language)
-    letter = make_environment(study_root, language).get_template(COVER_LETTER)
     writer = pypdf.PdfWriter()
-    for p, questionnaire in letters:
-        address = "\n".join(part.strip() for part in (p.address or "").split(","))
-        html = letter.render(panellist=p, address=address, language=language.tag,
-                             dir=language.direction, **context)
+    pages = cover_letters(study_root, [p for p, _ in letters], language, **context)
+    for (_, questionnaire), html in zip(letters, pages, strict=True):
         cover = weasyprint.HTML(string=html, base_url=renderer.base_url,
                                 url_fetcher=renderer.fetcher).write_pdf()
         writer.append(pypdf.PdfReader(io.BytesIO(cover)))

@@ -21,6 +21,7 @@ from jinja2 import Environment
 from delphi.core.fields import READ_ONLY_FIELDS
 from delphi.i18n import Language, load_language
 from delphi.render.context import Personal, QuestionnaireContext
+from delphi.render.fonts import check_printable
 from delphi.render.lean import field_font_css, lean_finisher
 from delphi.render.personalise import (
     NotPersonalisable,
@@ -146,8 +147,9 @@ class Renderer:
         """The questionnaire laid out for ``me`` alone, as a fillable PDF."""
         import weasyprint
 
-        document = weasyprint.HTML(string=self.html(context, me), base_url=self.base_url,
-                                   url_fetcher=self.fetcher)
+        html = self.html(context, me)
+        check_printable(html, f"the round-{context.round} questionnaire")
+        document = weasyprint.HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
         return document.write_pdf(stylesheets=self.stylesheets,  # type: ignore[no-any-return]
                                   finisher=_finish, **self.options)
 
@@ -160,6 +162,7 @@ class Renderer:
         import weasyprint
 
         html = self.html(context, placeholders(context, personals))
+        check_printable(html, f"the round-{context.round} questionnaire")
         check_slots(html)
         document = weasyprint.HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
 
