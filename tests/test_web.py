@@ -472,6 +472,9 @@ def test_serve_listens_on_127_0_0_1_by_default_without_a_server_header(
     assert cli("serve", "--study", str(study), "--host", "0.0.0.0", "--port", "9000"
                ).exit_code == 0
     assert (seen["config"].host, seen["config"].port) == ("0.0.0.0", 9000)
+    old = cli("serve", "--study", str(study), "--round", "1")
+    assert old.exit_code == 0 and "Serving round 1" in old.stdout
+    assert "warning: round 1 is not the latest (round 2 has a questionnaire)" in old.stderr
 
 
 def test_a_real_uvicorn_server_sends_no_server_header(study: Path) -> None:
@@ -543,3 +546,20 @@ def test_a_web_return_and_an_import_at_the_same_moment_both_land(
     assert rows[1:] == ["E1,7,,", "E2,3,4,"]
     log = (study / "rounds/round-2/returns/import-log.jsonl").read_text()
     assert '"source": "web"' in log and "late.csv" in log
+
+
+def test_a_round_built_while_serving_closes_the_served_one(
+        study: Path, serve: Callable[..., TestClient], cli: Run) -> None:
+    url = path_of(links(study).links["E1"])
+    client = serve()
+    fields = form_of(client.get(url).text)
+    round_3 = study / "rounds/round-3/questionnaire.yaml"
+    round_3.parent.mkdir(parents=True)
+    round_3.write_text((study / "rounds/round-2/questionnaire.yaml").read_text()
+                       .replace("round: 2", "round: 3"))
+    closed = client.get(url)
+    assert closed.status_code == 410 and "Round 2 is closed" in closed.text
+    refused = post(client, url, {**fields, "rating_1~1": "7", "action": "save"})
+    assert refused.status_code == 410
+    assert not (study / "rounds/round-2/web/drafts").exists()
+    assert client.get("/q/" + "x" * 32).status_code == 404  # unknown links stay unknown

@@ -129,6 +129,7 @@ class WebRound:
     base_url: str
     pages: Pages
     _store: WebStore
+    later: list[int] = field(default_factory=list)  # rounds after this one when loaded
     _stamp: object = None
     _live: dict[str, str] = field(default_factory=dict)
 
@@ -140,7 +141,12 @@ class WebRound:
         context, personals = questionnaire_context(folder, round_no)
         store = WebStore(folder, round_no)
         return cls(folder.root, round_no, context, {p.code: p for p in personals},
-                   store.form_key(), base_url(folder), Pages(folder.root), store)
+                   store.form_key(), base_url(folder), Pages(folder.root), store,
+                   [r for r in folder.rounds() if r > round_no])
+
+    def closed(self) -> bool:
+        """Whether a later round was built while serving this one (its answers are in)."""
+        return [r for r in Study(self.root).rounds() if r > self.round] != self.later
 
     def fields(self) -> dict[str, tuple[str, str]]:
         """Each answer field of the questionnaire's form: name -> (kind, item id)."""

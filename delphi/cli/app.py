@@ -652,6 +652,12 @@ def serve(
     out.print(f"Serving round {application.round} of \"{application.title}\" "
               f"({application.invited} panellists invited) on http://{host}:{port}; links "
               f"point at {application.base_url}. Ctrl-C stops.", markup=False, soft_wrap=True)
+    if application.later:
+        console(stderr=True).print(
+            f"warning: round {application.round} is not the latest (round "
+            f"{application.later[-1]} has a questionnaire); returns sent now make its results "
+            f"out of date: run 'delphi analyse --round {application.round}' afterwards.",
+            markup=False, soft_wrap=True)
     serve_forever(application, host, port)
 
 

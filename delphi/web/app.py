@@ -141,6 +141,12 @@ class Site:
             self.limiter.fail(client)
             self.on_event(f"unknown link opened from {client}")
             return self.not_found()
+        if await run_in_threadpool(self.web.closed):
+            return self.message(410, "Closed", f"Round {self.web.round} is closed",
+                                "This round of the study has ended, so answers can no longer "
+                                "be given or changed here. Thank you for taking part.",
+                                "If you have been sent a link to a newer round, please use "
+                                "that one.")
         return code, digest, token
 
     async def _form(self, request: Request, digest: str, purpose: str
@@ -330,6 +336,7 @@ class Application:
         self.title = web.context.title
         self.base_url = web.base_url
         self.invited = len(web.personal)
+        self.later = web.later
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
