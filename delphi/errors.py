@@ -42,6 +42,7 @@ class Problem:
     line: int | None = None
     field: str | None = None
     loc: tuple[str | int, ...] = ()
+    first: tuple[str | int, ...] = ()  # for a repeat: where the first one is (a data path)
 
     def __str__(self) -> str:
         where = ""
@@ -54,7 +55,7 @@ class Problem:
     def at(self, file: str, line: int | None = None) -> Problem:
         """The same problem, placed in ``file`` (at ``line`` if known)."""
         return Problem(self.message, file, line if line is not None else self.line,
-                       self.field, self.loc)
+                       self.field, self.loc, self.first)
 
 
 class DelphiError(Exception):

@@ -237,8 +237,8 @@ def test_roster_in_several_files(make_study: Make, cli: Run) -> None:
     (root / "panels/more.yaml").write_text(more.replace("E9", "E1"))
     result = cli("validate", "--study", str(root))
     assert result.exit_code == 2
-    assert result.stderr.startswith("panels/panel.yaml, panels/more.yaml: panellists[4].code: "
-                                    "duplicate panellist code 'E1'")
+    assert result.stderr.startswith("panels/more.yaml:2: panellists[0].code: duplicate "
+                                    "panellist code 'E1' (first in panels/panel.yaml:2)")
 
 
 def test_every_action_name_resolves_to_its_module() -> None:

@@ -538,3 +538,124 @@ def test_new_round_force_killed_at_random_points_leaves_a_valid_study(make_study
         assert folder.rounds() == [1]
         assert not [p for p in (study / "rounds").iterdir()
                     if p.name.startswith(".") and p.name != ".backups"]
+
+
+# ----------------------------------------------------------------------------- study files
+
+SECOND_PANEL = """\
+panellists:
+  - {code: X1, name: Xena Example, email: xena@example.org, group: user}
+  - {code: e2, name: Eddie Example, email: eddie@example.org, group: user}
+"""
+SECOND_BANK = """\
+sections:
+  - id: more
+    title: More
+    items:
+      - id: "9.1"
+        text: Another statement
+      - id: "1.2"
+        text: A repeated id
+"""
+TWO_FILES = ("roster: [panels/panel.yaml, panels/more.yaml]\n"
+             "item_bank: [questionnaires/items.yaml, questionnaires/more.yaml]\n")
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"study.yaml": "scale: {min: 1, max: 1000000000}\n"},
+     "study.yaml:{line}: scale: the scale 1-1000000000 has 1000000000 points; a rating scale "
+     "has at most 101 (0-100)"),
+    ({"study.yaml": "scale: {min: 1, max: " + "9" * 5000 + "}\n"},
+     "study.yaml: malformed YAML: Exceeds the limit (4300 digits)"),
+    ({"questionnaires/items.yaml": "a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 10) + "]\n"
+        for i in range(8))},
+     "questionnaires/items.yaml:7: malformed YAML: the document stands for more than "
+     "2,000,000 values once its *aliases are expanded; write the values out"),
+    ({"questionnaires/items.yaml": "a: &a [*a]\n"},
+     "questionnaires/items.yaml:1: malformed YAML: an alias refers to a collection that "
+     "contains it"),
+    ({"questionnaires/items.yaml": "[" * 50_000 + "]" * 50_000},
+     "questionnaires/items.yaml: malformed YAML: nested too deep"),
+    ({"questionnaires/items.yaml": "sections:\n  - id: s\n    title: S\n    items:\n"
+      "      - id: 1.10\n        text: T\n"},
+     "questionnaires/items.yaml:5: sections[0].items[0].id: item ids must be quoted, or they "
+     'are read as numbers (1.1): write id: "1.10"'),
+    ({"panels/panel.yaml": "panellists:\n  - {code: E1, name: A, email: a@b.org, group: "
+      "expert}\n  - {code: e1, name: B, email: b@b.org, group: expert}\n"},
+     "panels/panel.yaml:3: panellists[1].code: duplicate panellist code 'E1' (first on line 2)"),
+    ({"panels/more.yaml": SECOND_PANEL, "questionnaires/more.yaml": SECOND_BANK,
+      "study.yaml": TWO_FILES},
+     "panels/more.yaml:3: panellists[1].code: duplicate panellist code 'E2' (first in "
+     "panels/panel.yaml:3)"),
+    ({"panels/more.yaml": SECOND_PANEL.replace("e2", "X9"),
+      "questionnaires/more.yaml": SECOND_BANK, "study.yaml": TWO_FILES},
+     "questionnaires/more.yaml:7: sections[0].items[1].id: duplicate item id '1.2' (first in "
+     "questionnaires/items.yaml:7)"),
+    ({"panels/panel.yaml": "panellists:\n  - {code: E1, name: \"A\\rB\", email: a@b.org, "
+      "group: expert}\n"},
+     "panels/panel.yaml:2: panellists[0].name: must be one line of text; it holds the control "
+     "character '\\r' ('A\\rB')"),
+    ({"study.yaml": "# " + "x" * (21 * 1024 * 1024) + "\n"},
+     "study.yaml: is 21.0 MB, more than the 20 MB delphi reads from such a file"),
+], ids=["scale of a billion", "5000-digit number", "billion laughs", "recursive alias",
+        "deep nesting", "unquoted id 1.10", "duplicate code", "code in two rosters",
+        "item id in two banks", "name with a line break", "20 MB file"])
+def test_a_bad_study_file_is_named_by_validate(make_study: Make, cli: Run,
+                                               files: dict[str, str], expected: str) -> None:
+    from tests.conftest import STUDY_YAML
+
+    study = make_study()
+    for name, text in files.items():
+        if name == "study.yaml" and not text.startswith("#"):  # replace keys, keep the rest
+            keys = {line.split(":")[0] for line in text.splitlines()}
+            lines = STUDY_YAML.splitlines(keepends=True)
+            line = next(i for i, li in enumerate(lines, 1) if li.split(":")[0] in keys)
+            expected = expected.replace("{line}", str(line))
+            kept = [li for li in lines if li.split(":")[0] not in keys]
+            text = "".join(kept[:line - 1]) + text + "".join(kept[line - 1:])
+        (study / name).write_text(text)
+    before = tree_digest(study)
+    result = cli("validate", "--study", str(study))
+    assert result.exit_code == 2, result.stdout
+    assert any(line.startswith(expected) for line in result.stderr.splitlines()), \
+        result.stderr[:2000]
+    assert tree_digest(study) == before
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[" * 100_000 + "]" * 100_000, ": not results: nested too deep"),
+    ('{"a": ' + "1" * 5000 + "}", ": not valid JSON (Exceeds the limit (4300 digits)"),
+    ("[1, 2]", ": not results: a JSON object belongs here"),
+    ("{", ":1: not valid JSON (Expecting property name"),
+], ids=["deep", "5000 digits", "a list", "torn"])
+def test_a_damaged_results_file_is_named(make_study: Make, cli: Run, text: str,
+                                         expected: str) -> None:
+    study = make_study()
+    assert cli("analyse", "--study", str(study)).exit_code == 0
+    (study / "rounds/round-1/results.json").write_text(text)
+    result = cli("new-round", "--study", str(study))
+    assert result.exit_code == 2
+    assert "error: rounds/round-1/results.json" + expected in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    (b"\xc3\x28", "rounds/round-1/mail-log.jsonl:2: not UTF-8 text (byte 0 of the line)"),
+    (b"[]", "rounds/round-1/mail-log.jsonl:2: not a log entry: a JSON list where an object "
+            "belongs"),
+    (b'{"time": "x"}', "rounds/round-1/mail-log.jsonl:2: not a mail-log entry (time: Input "
+                       "should be a valid datetime"),
+], ids=["invalid UTF-8", "a list", "not an entry"])
+def test_a_damaged_mail_log_line_is_named(make_study: Make, cli: Run, line: bytes,
+                                          expected: str) -> None:
+    import json
+
+    study = make_study()
+    log = study / "rounds/round-1/mail-log.jsonl"
+    entry = {"time": "2026-11-23T12:00:00+00:00", "kind": "questionnaire", "code": "E1",
+             "status": "sent", "message_id": "<1@x>"}
+    log.write_bytes(json.dumps(entry).encode() + b"\n" + line + b"\n")
+    for command in (("send", "--dry-run"), ("remind", "--dry-run")):
+        result = cli(*command, "--study", str(study))
+        assert result.exit_code == 2
+        assert result.stderr.startswith("error: " + expected), result.stderr

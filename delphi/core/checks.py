@@ -30,8 +30,8 @@ def _duplicates(entries: Iterable[tuple[Hashable, tuple[str | int, ...]]],
     problems = []
     for key, loc in entries:
         if key in seen:
-            problems.append(Problem(f"duplicate {what} {key!r} (first used above)",
-                                    field=dotted(loc), loc=loc))
+            problems.append(Problem(f"duplicate {what} {key!r}", field=dotted(loc), loc=loc,
+                                    first=seen[key]))
         else:
             seen[key] = loc
     return problems

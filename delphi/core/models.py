@@ -79,6 +79,9 @@ class Strict(BaseModel):
 # --------------------------------------------------------------------------- settings
 
 
+MAX_SCALE_POINTS = 101  # 0-100, a visual analogue scale; every point is a form button
+
+
 class Scale(Strict):
     """The integer rating scale."""
 
@@ -89,6 +92,9 @@ class Scale(Strict):
     def _ordered(self) -> Scale:
         if self.min >= self.max:
             raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        if self.max - self.min + 1 > MAX_SCALE_POINTS:
+            raise ValueError(f"the scale {self.min}-{self.max} has {self.max - self.min + 1} "
+                             f"points; a rating scale has at most {MAX_SCALE_POINTS} (0-100)")
         return self
 
 
@@ -224,7 +230,7 @@ def _no_bare_number(value: Any, what: str) -> Any:
                          f'true or false; write "{str(value).lower()}" in quotes '
                          '(e.g. id: "yes")')
     if isinstance(value, float):
-        raise ValueError(f'{what} must be quoted so that {value} stays as written: '
+        raise ValueError(f'{what} must be quoted, or it is read as the number {value}: '
                          f'write "{value}"')
     if isinstance(value, int):
         return str(value)
@@ -519,7 +525,7 @@ class Item(Strict):
     @classmethod
     def _id_is_text(cls, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            raise ValueError("item ids must be quoted so that 1.10 stays 1.10: "
+            raise ValueError(f"item ids must be quoted, or they are read as numbers ({value}): "
                              f'write id: "{value}"')
         return value
 

@@ -29,7 +29,7 @@ from delphi.core.models import (
     Roster,
     Settings,
 )
-from delphi.errors import DelphiError, MissingFile, Problem, RoundStateError, StudyInvalid
+from delphi.errors import DelphiError, MissingFile, Problem, RoundStateError, StudyInvalid, dotted
 from delphi.store.limits import RESULTS_FILE_BYTES, read_text_bounded
 from delphi.store.returns_csv import ReturnsReader
 from delphi.store.yamlfile import dump_yaml, line_of, load_model
@@ -257,17 +257,16 @@ class Study:
         Each file is checked on its own (so problems get their line), then the merged whole
         (so an id used in two files is caught too).
         """
-        parts: list[M] = []
+        parts: list[tuple[str, Path, M]] = []
         problems: list[Problem] = []
         for relative in files:
             path = self._inside(relative, key)
             part, _ = load_model(path, relative, model)
-            problems += [p.at(relative, line_of(path, p.loc))
-                         for p in check(part, self.settings)]
-            parts.append(part)
-        merged = merge(parts)
+            problems += [placed(p, [(relative, path, part)]) for p in check(part, self.settings)]
+            parts.append((relative, path, part))
+        merged = merge([part for _, _, part in parts])
         if not problems and len(files) > 1:
-            problems += [p.at(", ".join(files)) for p in check(merged, self.settings)]
+            problems += [placed(p, parts) for p in check(merged, self.settings)]
         if problems:
             raise StudyInvalid(problems)
         return merged
@@ -304,7 +303,7 @@ class Study:
             raise StudyInvalid(Problem(f"says round {manifest.round} but lies in the folder of "
                                        f"round {round_no}", file=display,
                                        line=line_of(path, ("round",)), field="round"))
-        problems = [p.at(display, line_of(path, p.loc))
+        problems = [placed(p, [(display, path, manifest)])
                     for p in check_manifest(manifest, self.roster)]
         if problems:
             raise StudyInvalid(problems)
@@ -476,6 +475,35 @@ class Study:
         text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
         atomic_write({json_path: text, csv_path: results_csv(result, self.settings)})
         return [json_path, csv_path]
+
+
+def placed(problem: Problem, parts: list[tuple[str, Path, Any]]) -> Problem:
+    """A core problem placed in its file and line; a repeat also says where the first one is.
+
+    ``parts``: (file shown, path, data) of the files whose data was concatenated (list by
+    list) into what the check saw; a path such as ``("panellists", 40, "code")`` is mapped
+    to the file that holds entry 40 of the whole.
+    """
+    def locate(loc: tuple[str | int, ...]) -> tuple[str, Path, tuple[str | int, ...]]:
+        if len(parts) == 1 or len(loc) < 2 or not isinstance(loc[1], int):
+            return parts[0][0], parts[0][1], loc
+        index = loc[1]
+        for shown, path, data in parts:
+            count = len(getattr(data, str(loc[0]), None) or [])
+            if index < count:
+                return shown, path, (loc[0], index, *loc[2:])
+            index -= count
+        return parts[-1][0], parts[-1][1], loc
+
+    shown, path, loc = locate(problem.loc)
+    message = problem.message
+    if problem.first:
+        first_shown, first_path, first_loc = locate(problem.first)
+        first_line = line_of(first_path, first_loc)
+        message += (f" (first on line {first_line})" if first_shown == shown else
+                    f" (first in {first_shown}" + (f":{first_line}" if first_line else "") + ")")
+    field = dotted(loc) if loc != problem.loc else problem.field
+    return Problem(message, shown, line_of(path, loc), field, loc)
 
 
 def replace_round(study: Study, round_no: int, staging: Path) -> Path | None:

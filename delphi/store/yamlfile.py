@@ -8,16 +8,33 @@ document once more, which costs nothing on the happy path.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from delphi.errors import MissingFile, Problem, StudyInvalid, dotted
+from delphi.errors import Problem, StudyInvalid, dotted
+from delphi.store.limits import STUDY_FILE_BYTES, YAML_NODES, read_text_bounded
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# libyaml composes nested collections by C recursion, which a document nested some ten
+# thousand levels deep overflows (a crash, not an exception). A document that might nest
+# deeper than this goes to the pure-Python parser, whose recursion ends in RecursionError.
+C_PARSER_DEPTH = 500
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _might_nest_deeper(text: str, depth: int = C_PARSER_DEPTH) -> bool:
+    """A cheap upper bound of a document's nesting: indentation, dashes and open brackets."""
+    level = 0
+    for bracket in _BRACKETS.findall(text):  # quoted brackets count too: an upper bound
+        level = level + 1 if bracket in "[{" else max(level - 1, 0)
+        if level > depth:
+            return True
+    return any(len(line) - len(line.lstrip(" -?:")) > depth for line in text.splitlines())
 
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]
@@ -39,25 +56,83 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
+    def construct_document(self, node: yaml.Node) -> Any:
+        """The document's data, once its size with aliases expanded is known to be bounded."""
+        _check_expanded_size(node)
+        return super().construct_document(node)
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Refuse a document whose ``*aliases`` multiply it beyond :data:`YAML_NODES` values.
+
+    A few lines of anchors and aliases can stand for a billion values ("billion laughs");
+    counted here without expanding anything (each node's size once, iteratively).
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = _children(node)
+        if not children_done:
+            if key in open_nodes:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "an alias refers to a collection that contains it",
+                    node.start_mark)
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        open_nodes.discard(key)
+        sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in children)
+        if sizes[key] > YAML_NODES:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the document stands for more than {YAML_NODES:,} values once its "
+                "*aliases are expanded; write the values out", node.start_mark)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Loader.construct_mapping)
+
+
+class _PyLoader(yaml.SafeLoader):
+    """The same checks on the pure-Python parser, for documents that may nest very deep."""
+
+    construct_mapping = _Loader.construct_mapping
+    construct_document = _Loader.construct_document
+
+
+_PyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                          _PyLoader.construct_mapping)
+
+
+def _loader(text: str) -> Any:
+    return _PyLoader if _might_nest_deeper(text) else _Loader
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def read_yaml(path: Path, display: str) -> Any:
     """Parse a YAML file safely; errors name ``display`` and the line."""
+    if path.is_dir():
+        raise StudyInvalid(Problem("is a folder, not a YAML file", file=display))
+    text = read_text_bounded(path, display, STUDY_FILE_BYTES, "save the file as UTF-8")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MissingFile(display) from None
-    except UnicodeDecodeError as exc:
-        raise StudyInvalid(Problem(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8",
-                                   file=display)) from None
-    except IsADirectoryError:
-        raise StudyInvalid(Problem("is a folder, not a YAML file", file=display)) from None
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - safe: _Loader is a safe loader
+        return yaml.load(text, Loader=_loader(text))  # noqa: S506 - both are safe loaders
+    except RecursionError:
+        raise StudyInvalid(Problem("malformed YAML: nested too deep", file=display)) from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise StudyInvalid(Problem(f"malformed YAML: {str(exc)[:160]}", file=display)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -82,10 +157,16 @@ def load_model(path: Path, display: str, model: type[M]) -> tuple[M, Any]:
 
 def line_of(path: Path, loc: tuple[str | int, ...]) -> int | None:
     """The 1-based line of the deepest node along ``loc`` in the YAML file at ``path``."""
+    return _place(path, loc)[0]
+
+
+def _place(path: Path, loc: tuple[str | int, ...]) -> tuple[int | None, yaml.Node | None]:
+    """The line of the deepest node along ``loc``, and that node if ``loc`` leads to it."""
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Base)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader if _might_nest_deeper(text) else _Base)
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError, ValueError):
+        return None, None
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
         child = None
@@ -100,9 +181,9 @@ def line_of(path: Path, loc: tuple[str | int, ...]) -> int | None:
                 child = node.value[part]
                 line = child.start_mark.line + 1
         if child is None:
-            break
+            return line, None
         node = child
-    return line
+    return line, node
 
 
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], Any, bool]:
@@ -149,7 +230,12 @@ def validation_problems(exc: ValidationError, path: Path, display: str,
             message = "required key is missing"
         elif found and not isinstance(value, dict | list) and kind != "value_error":
             message = f"{message} (got {value!r})"
-        line = line_of(path, loc)
+        line, node = _place(path, loc)
+        if (found and isinstance(node, yaml.ScalarNode) and not node.style
+                and not isinstance(value, str) and node.value != str(value)):
+            # Advice to quote a value quotes what the file says (1.10), not what YAML made of
+            # it (1.1).
+            message = message.replace(f'"{value}"', f'"{node.value}"')
         problems.append(Problem(message, file=display, line=line, field=dotted(loc) or None,
                                 loc=loc))
     return problems
