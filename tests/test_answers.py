@@ -369,3 +369,19 @@ def test_next_round_asks_open_dimensions_and_drops_choices_at_consensus(tmp_path
     kept = plan_round(study.settings, study.bank, study.roster, 2, [result], keep=["2.1"])
     assert [q.key for q in questions(study.settings, kept.manifest)] == [
         "1.2", "2.1/importance", "2.1/feasibility"]
+
+
+def test_choice_consensus_follows_the_scope() -> None:
+    from delphi.core.models import ConsensusRule
+    from delphi.core.rules import choice_consensus
+
+    groups = {"a": {"yes": 4}, "b": {"yes": 1, "no": 3}, "c": {}}
+    overall = {"yes": 5, "no": 3}
+    panel, every, anyone = (ConsensusRule(threshold=0.6, scope=s)
+                            for s in ("panel", "every-group", "any-group"))
+    assert choice_consensus(overall, ["yes", "no"], panel, groups) == "yes"  # 5 of 8
+    assert choice_consensus(overall, ["yes", "no"], every, groups) is None  # b says no
+    assert choice_consensus(overall, ["yes", "no"], anyone, groups) is None  # a and b differ
+    assert choice_consensus(overall, ["yes", "no"], anyone, {**groups, "b": {"yes": 1}}) == "yes"
+    strict = ConsensusRule(threshold=0.625, strict=True)
+    assert choice_consensus(overall, ["yes", "no"], strict) is None  # 5 of 8 is 62.5 %

@@ -328,18 +328,19 @@ def _choice_entry(question: Question, tallies: _Tallies, settings: Settings) -> 
     options = question.option_ids()
     chosen = tallies.chosen.get(question.key, {})
 
-    def summary(counts: Mapping[str, int]) -> dict[str, Any]:
+    def summary(counts: Mapping[str, int],
+                groups: Mapping[str, Mapping[str, int]] | None = None) -> dict[str, Any]:
         n = sum(counts.get(o, 0) for o in options)
         return {"n": n, "denominator": n, "median": None, "q1": None, "q3": None,
                 "iqr": None, "mean": None, "bands": {},
                 "options": choice_shares(counts, options),
-                "consensus": choice_consensus(counts, options, settings.consensus)}
+                "consensus": choice_consensus(counts, options, settings.consensus, groups)}
 
     overall: Counter[str] = Counter()
     for counts in chosen.values():
         overall.update(counts)
     return ItemResult(
-        **summary(overall), **_head(question), divergent=False,
+        **summary(overall, chosen), **_head(question), divergent=False,
         groups={g: GroupStats(**summary(chosen.get(g, Counter())))
                 for g in settings.group_ids})
 

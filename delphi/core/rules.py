@@ -67,11 +67,24 @@ def banded(answers: Answers, bands: Sequence[Band], threshold: float, strict: bo
 
 
 def choice_consensus(counts: Mapping[str, int], options: Sequence[str],
-                     settings: ConsensusRule) -> str | None:
+                     settings: ConsensusRule,
+                     groups: Mapping[str, Mapping[str, int]] | None = None) -> str | None:
     """The option chosen by ``threshold`` of those who chose (more than it with ``strict``).
 
-    A choice has no scale, so every rule reads it this way.
+    A choice has no scale, so every rule reads it this way. With ``groups`` (each group's
+    counts), the rule's ``scope`` applies as for ratings: ``every-group`` needs the same option
+    in every group that chose, ``any-group`` an option reached in some group and contradicted
+    by none.
     """
+    if groups is not None and settings.scope != "panel":
+        each = [choice_consensus(g, options, settings) for g in groups.values()
+                if sum(g.get(o, 0) for o in options)]
+        if not each:
+            return None
+        if settings.scope == "every-group":
+            return each[0] if all(v == each[0] for v in each) else None
+        reached = {v for v in each if v is not None}
+        return reached.pop() if len(reached) == 1 else None
     n = sum(counts.get(o, 0) for o in options)
     if n == 0:
         return None

@@ -97,8 +97,8 @@ def subgroup_findings(items: Sequence[tuple[str, str, int, Mapping[str, int]]],
                 if len(inside) < min_size or not outside:
                     continue
                 for band in (bands[-1], bands[0]):
-                    a = sum(1 for c in inside if band.min <= ratings[c] <= band.max)
-                    c_ = sum(1 for c in outside if band.min <= ratings[c] <= band.max)
+                    a = sum(1 for c in inside if ratings[c] in band)
+                    c_ = sum(1 for c in outside if ratings[c] in band)
                     findings.append(Finding(
                         item=item_id, text=text, round=round_no, attribute=attribute,
                         value=value, band=band.name, subgroup_n=len(inside),
