@@ -273,8 +273,8 @@ def test_example_study_in_another_language(tag: str, tmp_path: Path, cli: Run) -
     # The round-2 questionnaire, as new-round lays it out (the HTML: the PDF is made from it).
     context, personals = questionnaire_context(folder, 2)
     renderer = Renderer(root, language=folder.language)
-    rated = next(p for p in personals if p.ratings)
-    unrated = next(p for p in personals if not p.ratings)
+    rated = next(p for p in personals if set(p.answers.values()) - {p.no_rating})
+    unrated = next(p for p in personals if set(p.answers.values()) == {p.no_rating})
     for me in (rated, unrated):
         html = renderer.html(context, me)
         assert f'<html lang="{tag}" dir="ltr">' in html
@@ -346,7 +346,7 @@ def test_example_study_in_another_language(tag: str, tmp_path: Path, cli: Run) -
     (root / "study.yaml").write_text(settings.replace(f"language: {tag}\n", ""))
     assert analysed() == in_language
     assert "consensus" in (out / "ratings.csv").read_text().splitlines()[0] or \
-        (out / "ratings.csv").read_text().startswith("round,code,group,item,rating")
+        (out / "ratings.csv").read_text().startswith("round,code,group,item,dimension,kind")
 
 
 def test_new_round_in_french_is_laid_out_once_and_personalised(make_study: Make,

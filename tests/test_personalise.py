@@ -67,8 +67,8 @@ def test_two_panellists_pdfs_differ_only_in_their_own_values(round_2: Path) -> N
     folder = round_2 / "rounds/round-2/questionnaires"
     me = personals(round_2, 2)
     a, b = me["E1"], me["U2"]  # U2 did not answer round 1: "no rating" throughout
-    items = list(a.ratings)
-    assert items and not b.ratings
+    items = list(a.answers)
+    assert items and set(b.answers.values()) == {"no rating"}
     pages_a, pages_b = shown(folder / "E1.pdf"), shown(folder / "U2.pdf")
     assert [len(p) for p in pages_a] == [len(p) for p in pages_b]
     differences = []
@@ -139,9 +139,9 @@ def test_a_value_printed_inline_is_laid_out_per_panellist(round_2: Path, cli: Ru
     override = round_2 / "templates" / TEMPLATE
     override.parent.mkdir()
     template = (PACKAGE_DIR / "templates" / TEMPLATE).read_text()
-    own = '<b class="slot own" style="width: {{ q.own_length + 1 }}ch">{{ me.own(item.id) }}</b>'
-    assert own in template
-    override.write_text(template.replace(own, '{{ me.own(item.id) }}', 1))
+    slot = '<b class="slot own" style="width: {{ row.own_width }}em">{{ me.own(row.key) }}</b>'
+    assert slot in template
+    override.write_text(template.replace(slot, '{{ me.own(row.key) }}'))
     result = cli("new-round", "--study", str(round_2), "--round", "2", "--force", "--keep", "1.2",
                  "--workers", "1")
     assert result.exit_code == 0, result.stderr
@@ -163,7 +163,7 @@ def test_a_value_the_layout_has_no_glyph_for(round_2: Path) -> None:
     layout = renderer.shared_layout(context, people)
     with pytest.raises(NotPersonalisable, match="no glyph"):
         layout.personalise({0: "Q7", 1: ""}, seed="x")
-    stranger = Personal(code="Q7", ratings={})
+    stranger = Personal(code="Q7", answers={})
     pdf = personalised(renderer, layout, context, stranger)
     assert "Panellist Q7" in pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert shown(pdf) == shown(questionnaire(renderer, context, stranger))

@@ -108,10 +108,12 @@ def test_nothing_identifying_on_another_panellists_questionnaire(round_2: Path) 
 
 def test_template_uses_only_documented_context(round_2: Path) -> None:
     template = (PACKAGE_DIR / "templates" / TEMPLATE).read_text()
-    used = set(re.findall(r"\b(?:q|me|item|section|e|o|block|item\.feedback)\.(\w+)", template))
+    used = set(re.findall(r"\b(?:q|me|item|section|row|e|o|block|row\.feedback)\.(\w+)",
+                          template))
     documented = set()
     for model in (ctx_models.QuestionnaireContext, ctx_models.ItemView, ctx_models.SectionView,
-                  ctx_models.Personal, ctx_models.ItemFeedback, ctx_models.EarlierConsensus,
+                  ctx_models.AnswerRow, ctx_models.OptionView, ctx_models.Personal,
+                  ctx_models.ItemFeedback, ctx_models.BandShare, ctx_models.EarlierConsensus,
                   ctx_models.RankingFeedback):
         documented |= set(model.model_fields)
     documented |= {"get", "rank", "text", "median", "mean"}  # dict.get; RankedOption fields
@@ -216,7 +218,7 @@ def test_round_3_lists_earlier_consensus_and_ranking_results(make_study: Make,
     assert "Statements on which the panel has reached consensus" in html
     assert "<td>1.2</td><td>Second statement</td><td>1</td>" in html
     assert "Priorities: results of round 1" in html
-    assert 'Your rating in round 2: <b class="slot own" style="width: 10ch">9</b>' in html
+    assert re.search(r'Your rating in round 2: <b class="slot own"[^>]*>9</b>', html)
 
 
 def test_questionnaire_embeds_only_the_glyphs_it_prints(round_2: Path) -> None:

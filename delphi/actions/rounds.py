@@ -9,16 +9,17 @@ from pathlib import Path
 
 from delphi.actions.analysis import compute_round
 from delphi.core.analysis import RoundResult
+from delphi.core.answers import questions
 from delphi.core.feedback import (
     earlier_consensus,
     feedback_for_round,
-    own_ratings,
+    own_texts_shown,
     ranking_feedback,
 )
 from delphi.core.models import Manifest
 from delphi.core.rounds import RoundPlan, plan_round
 from delphi.errors import RoundStateError
-from delphi.render.context import Personal, QuestionnaireContext, build_context, personals_for
+from delphi.render.context import Personal, QuestionnaireContext, build_context, personals
 from delphi.store.study import (
     MANIFEST_FILE,
     QUESTIONNAIRES,
@@ -61,17 +62,22 @@ def _context(folder: Study, manifest: Manifest, earlier: list[RoundResult],
     """The shared questionnaire context of a round and each invited panellist's part."""
     settings = folder.settings
     previous = earlier[-1] if earlier else None
-    feedback = feedback_for_round(manifest, previous, settings)
-    own = own_ratings(manifest, folder.returns(previous.round)) if previous else {}
+    asked_before = questions(settings, folder.manifest(previous.round)) if previous else []
+    feedback = feedback_for_round(settings, manifest, previous, asked_before)
     asked = set(manifest.item_ids())
     reached = [e for e in earlier_consensus(earlier) if e.id not in asked]
     show = manifest.round >= settings.feedback.earlier_results_from
     titles = {s.id: s.title for r in range(1, manifest.round) for s in folder.manifest(r).sections}
+    texts = own_texts_shown(manifest, folder.manifest(previous.round)) if previous else []
     context = build_context(settings, manifest, feedback, folder.language, new_items=list(added),
                             dropped_count=len(reached),
                             earlier=reached if show else [],
-                            rankings=ranking_feedback(earlier, titles) if show else [])
-    return context, personals_for(manifest.invited, own, folder.language)
+                            rankings=ranking_feedback(earlier, titles) if show else [],
+                            own_texts=texts)
+    if previous is None:
+        return context, personals(context, manifest.invited, [], [], folder.language)
+    return context, personals(context, manifest.invited, asked_before,
+                              folder.returns(previous.round), folder.language)
 
 
 def questionnaire_context(folder: Study,

@@ -8,13 +8,14 @@ Everything here is the same for every panellist except ``own`` ratings, which ar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from delphi.core.analysis import ItemResult, RoundResult
+from delphi.core.analysis import GroupStats, ItemResult, RoundResult
+from delphi.core.answers import Question, questions
 from delphi.core.history import first_consensus, latest_rankings
-from delphi.core.models import Manifest, PanelReturn, Settings
+from delphi.core.models import Manifest, Settings
 from delphi.core.stats import round_half_up
 
 
@@ -47,10 +48,12 @@ class GroupMedian(_Frozen):
 
 
 class ItemFeedback(_Frozen):
-    """Feedback on one item from the previous round, the same for every panellist.
+    """Feedback on one answer from the previous round, the same for every panellist.
 
-    ``divergence`` lists the groups' medians when they diverge (the template says so in the
-    panel's language), else it is None.
+    One answer is an item, one dimension of an item, or a choice. ``divergence`` lists the
+    groups' medians when they diverge (the template says so in the panel's language), else it
+    is None. ``unsure`` is the share of the panel's answers that were "unsure" (``None`` when
+    the item's scale has no unsure answer); ``options`` a choice's shares by option label.
     """
 
     from_round: int
@@ -58,6 +61,8 @@ class ItemFeedback(_Frozen):
     iqr: float | None
     divergence: list[GroupMedian] | None
     chart: list[ChartRow]
+    unsure: float | None = None
+    options: list[BandShare] = []
 
 
 class EarlierConsensus(_Frozen):
@@ -113,34 +118,76 @@ def group_medians(item: ItemResult, settings: Settings) -> list[GroupMedian] | N
             for g, s in item.groups.items() if s.median is not None]
 
 
-def item_feedback(item: ItemResult, result: RoundResult, settings: Settings) -> ItemFeedback:
-    """The shared feedback box and chart of one item."""
+Stats = ItemResult | GroupStats
+
+
+def _chart_rows(item: ItemResult, settings: Settings,
+                shares: Callable[[Stats], list[BandShare]]) -> list[ChartRow]:
     labels = {g.id: g.label for g in settings.groups}
-    rows = [ChartRow(group=None, label="", n=item.n,
-                     shares=[BandShare(band=b, share=item.bands.get(b) or 0.0)
-                             for b in item.bands])]
-    rows += [ChartRow(group=g, label=labels[g], n=s.n,
-                      shares=[BandShare(band=b, share=s.bands.get(b) or 0.0) for b in s.bands])
+    rows = [ChartRow(group=None, label="", n=item.n, shares=shares(item))]
+    rows += [ChartRow(group=g, label=labels[g], n=s.n, shares=shares(s))
              for g, s in item.groups.items()]
+    return rows
+
+
+def _band_shares(stats: Stats) -> list[BandShare]:
+    return [BandShare(band=b, share=stats.bands.get(b) or 0.0) for b in stats.bands]
+
+
+def _option_shares(question: Question | None) -> Callable[[Stats], list[BandShare]]:
+    """A choice's shares by option label, in the order of its options."""
+    options = question.options if question is not None else []
+
+    def shares(stats: Stats) -> list[BandShare]:
+        given = stats.options or {}
+        ids = [o.id for o in options] or list(given)
+        label = {o.id: o.label for o in options}
+        return [BandShare(band=label.get(i, i), share=given.get(i) or 0.0) for i in ids]
+    return shares
+
+
+def _unsure_share(item: ItemResult, question: Question | None) -> float | None:
+    """The share of the panel's answers that were "unsure", if the question offers it."""
+    if question is None or question.rating is None or question.rating.unsure is None:
+        return None
+    answered = item.n + item.unsure
+    return item.unsure / answered if answered else None
+
+
+def item_feedback(item: ItemResult, result: RoundResult, settings: Settings,
+                  question: Question | None = None) -> ItemFeedback:
+    """The shared feedback box and chart of one answer (``question``: as it was asked)."""
+    if item.kind == "choice":
+        rows = _chart_rows(item, settings, _option_shares(question))
+        return ItemFeedback(from_round=result.round, median=None, iqr=None, divergence=None,
+                            chart=rows, options=rows[0].shares)
     return ItemFeedback(from_round=result.round, median=item.median, iqr=item.iqr,
-                        divergence=group_medians(item, settings), chart=rows)
+                        divergence=group_medians(item, settings),
+                        chart=_chart_rows(item, settings, _band_shares),
+                        unsure=_unsure_share(item, question))
 
 
-def feedback_for_round(manifest: Manifest, previous: RoundResult | None,
-                       settings: Settings) -> dict[str, ItemFeedback]:
-    """Feedback for every item of ``manifest`` that the previous round asked."""
+def feedback_for_round(settings: Settings, manifest: Manifest, previous: RoundResult | None,
+                       asked_before: Sequence[Question] = ()) -> dict[str, ItemFeedback]:
+    """Feedback on every answer ``manifest`` asks that the previous round asked, by answer key.
+
+    ``asked_before`` are the previous round's questions (for option labels and unsure).
+    """
     if previous is None:
         return {}
-    by_id = {i.id: i for i in previous.items}
-    return {item.id: item_feedback(by_id[item.id], previous, settings)
-            for item in manifest.items if item.id in by_id and by_id[item.id].kind == "rating"}
+    by_key = {i.key: i for i in previous.items if i.kind in ("rating", "choice")}
+    before = {q.key: q for q in asked_before}
+    return {q.key: item_feedback(by_key[q.key], previous, settings, before.get(q.key))
+            for q in questions(settings, manifest) if q.key in by_key}
 
 
-def own_ratings(manifest: Manifest, returns: Sequence[PanelReturn]) -> dict[str, dict[str, int]]:
-    """Each panellist's previous ratings of the items ``manifest`` asks again."""
-    asked = set(manifest.item_ids())
-    return {r.code: {i: v for i, v in r.ratings.items() if v is not None and i in asked}
-            for r in returns}
+def own_texts_shown(manifest: Manifest, previous: Manifest) -> list[str]:
+    """Open questions of ``manifest`` also asked in ``previous``, with own answers shown back.
+
+    Each panellist is shown their own earlier answer, and no one else's.
+    """
+    before = {i.id for i in previous.items if i.kind == "open"}
+    return [i.id for i in manifest.items if i.kind == "open" and i.id in before]
 
 
 def earlier_consensus(results: Sequence[RoundResult]) -> list[EarlierConsensus]:

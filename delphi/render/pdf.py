@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
 
-from delphi.core.fields import READ_ONLY_FIELDS
+from delphi.core.fields import OWN_TEXT_PREFIX, READ_ONLY_FIELDS, own_text_field
 from delphi.i18n import Language, load_language
 from delphi.render.context import Personal, QuestionnaireContext
 from delphi.render.fonts import check_printable
@@ -30,6 +30,7 @@ from delphi.render.personalise import (
     check_slots,
     placeholders,
     slot_values,
+    text_items,
 )
 from delphi.render.templates import PACKAGE_DIR, environment, study_text
 
@@ -75,14 +76,20 @@ def _confined_fetcher(roots: Iterable[Path]) -> Any:
     return ConfinedFetcher(allowed_protocols=("file", "data"))
 
 
-def _radio_kids_unnamed(document: Any, pdf: Any) -> None:
+def _radio_kids_unnamed(document: Any, pdf: Any, texts: Mapping[str, str] | None = None) -> None:
     """Weasyprint finisher: one field per radio group; identity fields read-only.
 
     Weasyprint gives every radio button (a kid of its group) the group's own name and lists it
     among the form's top-level fields, so readers see ``rating_1~1.rating_1~1`` and may treat
     each button as a field of its own. A kid widget needs no name: drop it, and keep only
     fields without a parent at the top level.
+
+    ``texts`` gives the values of the read-only ``own_*`` fields (a panellist's own earlier
+    answers to open questions): set here, not in the HTML, so that they are never laid out as
+    page text and a shared layout can fill them per copy.
     """
+    import pydyf
+
     acroform = pdf.catalog.get("AcroForm")
     if not acroform:
         return
@@ -90,20 +97,30 @@ def _radio_kids_unnamed(document: Any, pdf: Any) -> None:
     for obj in pdf.objects:
         if not isinstance(obj, dict) or obj.get("Subtype") != "/Widget":
             continue
+        name = getattr(obj.get("T"), "string", None)
         if "Parent" in obj:
             obj.pop("T", None)
             obj.pop("TU", None)
             kids.add(obj.reference)  # type: ignore[attr-defined]  # a pydyf.Dictionary
-        elif getattr(obj.get("T"), "string", None) in READ_ONLY_FIELDS:
+        elif name in READ_ONLY_FIELDS:
             obj["Ff"] = 1  # ReadOnly: the panellist's code, round and study
+        elif isinstance(name, str) and name.startswith(OWN_TEXT_PREFIX):
+            obj["Ff"] = 1 + (1 << 12)  # ReadOnly, Multiline
+            obj["V"] = pydyf.String((texts or {}).get(name, ""))
     acroform["Fields"] = type(acroform["Fields"])(
         ref for ref in acroform["Fields"] if ref not in kids)
 
 
-def _finish(document: Any, pdf: Any) -> None:
-    """Weasyprint finisher: radio groups as one field each, then the lean steps."""
-    _radio_kids_unnamed(document, pdf)
+def _finish(document: Any, pdf: Any, texts: Mapping[str, str] | None = None) -> None:
+    """Weasyprint finisher: radio groups as one field each, own texts, then the lean steps."""
+    _radio_kids_unnamed(document, pdf, texts)
     lean_finisher(pdf)
+
+
+def _own_texts(context: QuestionnaireContext, me: Personal | Placeholders) -> dict[str, str]:
+    """The ``own_*`` fields' values for ``me``, by field name."""
+    return {own_text_field(item_id): me.texts.get(item_id, "")
+            for item_id in text_items(context)}
 
 
 class _Captured(Exception):
@@ -150,8 +167,10 @@ class Renderer:
         html = self.html(context, me)
         check_printable(html, f"the round-{context.round} questionnaire")
         document = weasyprint.HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
-        return document.write_pdf(stylesheets=self.stylesheets,  # type: ignore[no-any-return]
-                                  finisher=_finish, **self.options)
+        texts = _own_texts(context, me)
+        return document.write_pdf(  # type: ignore[no-any-return]
+            stylesheets=self.stylesheets, finisher=lambda d, p: _finish(d, p, texts),
+            **self.options)
 
     def shared_layout(self, context: QuestionnaireContext,
                       personals: Sequence[Personal]) -> SharedLayout:
@@ -161,13 +180,15 @@ class Renderer:
         """
         import weasyprint
 
-        html = self.html(context, placeholders(context, personals))
+        me = placeholders(context, personals)
+        html = self.html(context, me)
         check_printable(html, f"the round-{context.round} questionnaire")
         check_slots(html)
+        texts = _own_texts(context, me)
         document = weasyprint.HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
 
         def capture(document: Any, pdf: Any) -> None:
-            _finish(document, pdf)
+            _finish(document, pdf, texts)
             try:
                 layout = SharedLayout(pdf)
             except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:

@@ -1,6 +1,6 @@
 """Lay a round's questionnaire out once, then personalise each panellist's copy in milliseconds.
 
-Only the code and the panellist's own previous ratings differ between two questionnaires of a
+Only the code and the panellist's own previous answers differ between two questionnaires of a
 round; laying out the other 99 % of the pages again for each panellist is what made a round's
 PDFs take minutes. So weasyprint lays the questionnaire out once, with a *placeholder* in each
 of these values, and :class:`SharedLayout` writes each panellist's PDF from that one layout:
@@ -20,9 +20,11 @@ Fonts are subset to the glyphs a document uses, so the shared layout also prints
 every character any panellist's values need (``glyphs``, emptied in every copy): each value's
 glyphs are then in the font, with their widths and Unicode mapping.
 
-A placeholder is ``¤N¤``: slot 0 is the code, slot 1 the glyph run, slot 2 + k the own rating of
-the k-th item with feedback. A template that prints them some other way (split across runs, in
-a chart) raises :class:`NotPersonalisable`, and the caller lays each questionnaire out instead.
+A placeholder is ``¤N¤``: slot 0 is the code, slot 1 the glyph run, slot 2 + k the own answer of
+the k-th answer row with feedback (a rating, a dimension's rating or a choice), then one slot per
+open question showing the panellist's own earlier text (in a read-only form field's value).
+A template that prints them some other way (split across runs, in a chart) raises
+:class:`NotPersonalisable`, and the caller lays each questionnaire out instead.
 """
 
 from __future__ import annotations
@@ -58,39 +60,56 @@ class Placeholders:
     """What the template sees as ``me`` when the shared layout is laid out."""
 
     code: str
-    ratings: dict[str, str]
+    answers: dict[str, str]
+    texts: dict[str, str]
     glyphs: str
 
-    def own(self, item_id: str) -> str:
-        """The placeholder of an item's own rating."""
-        return self.ratings[item_id]
+    def own(self, key: str) -> str:
+        """The placeholder of an own earlier answer."""
+        return self.answers[key]
 
 
 def rated_items(context: Any) -> list[str]:
-    """Ids of the items whose feedback shows the panellist's own rating, in slot order."""
-    return [item.id for section in context.sections for item in section.items if item.feedback]
+    """Keys of the answers whose feedback shows the panellist's own answer, in slot order."""
+    return [row.key for section in context.sections for item in section.items
+            for row in item.rows if row.feedback]
+
+
+def text_items(context: Any) -> list[str]:
+    """Ids of the open questions that show the panellist's own earlier answer, in slot order.
+
+    Their slots are the values of read-only form fields, never page text: a text of any
+    length cannot keep the layout of a fixed-width slot.
+    """
+    return [item.id for section in context.sections for item in section.items
+            if item.own_text_field]
 
 
 def placeholders(context: Any, personals: Iterable[Any]) -> Placeholders:
     """The template's ``me`` for the shared layout of ``context`` for these panellists."""
-    items = rated_items(context)
+    keys, texts = rated_items(context), text_items(context)
     chars: set[str] = set()
     for me in personals:
         chars.update(me.code)
-        for item_id in items:
-            chars.update(me.own(item_id))
+        for key in keys:
+            chars.update(me.own(key))
     chars.discard(MARK)
+    first_text = FIRST_RATING_SLOT + len(keys)
     return Placeholders(
         code=placeholder(CODE_SLOT),
-        ratings={item_id: placeholder(FIRST_RATING_SLOT + k) for k, item_id in enumerate(items)},
+        answers={key: placeholder(FIRST_RATING_SLOT + k) for k, key in enumerate(keys)},
+        texts={item_id: placeholder(first_text + k) for k, item_id in enumerate(texts)},
         glyphs=placeholder(GLYPH_SLOT) + "".join(sorted(chars)))
 
 
 def slot_values(context: Any, me: Any) -> dict[int, str]:
     """What each slot says on ``me``'s questionnaire."""
     values = {CODE_SLOT: me.code, GLYPH_SLOT: ""}
-    for k, item_id in enumerate(rated_items(context)):
-        values[FIRST_RATING_SLOT + k] = me.own(item_id)
+    keys = rated_items(context)
+    for k, key in enumerate(keys):
+        values[FIRST_RATING_SLOT + k] = me.own(key)
+    for k, item_id in enumerate(text_items(context), start=FIRST_RATING_SLOT + len(keys)):
+        values[k] = me.texts.get(item_id, "")
     return values
 
 
