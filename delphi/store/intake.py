@@ -170,7 +170,7 @@ def _read_batch(study: Study, manifest: Manifest, fresh: Sequence[_File],
             read_xlsx(f.path, f.display, batch, f.data)
         elif f.display in forms:
             form = forms[f.display]
-            batch.add_return(f.display, form.code, form.ratings, form.comments,
+            batch.add_return(f.display, form.code, form.answers, form.comments,
                              form.suggestions)
     if batch.problems:
         raise StudyInvalid(batch.problems)

@@ -1,9 +1,12 @@
 """Returns from filled PDF questionnaires, read with pypdf.
 
 The panellist code, round and study come from the PDF itself (the read-only ``delphi_*``
-fields and the document information), never from the file name. A rating is a radio group
-whose value is the chosen button's state; weasyprint names the states ``/0``..``/8`` and lists
-the values in ``/Opt``, so the state is mapped through ``/Opt``.
+fields and the document information), never from the file name. A rating (one per dimension)
+or a choice is a radio group whose value is the chosen button's state; weasyprint names the
+states ``/0``, ``/1``... and lists the values (scale value, unsure code, option id) in ``/Opt``,
+so the state is mapped through ``/Opt``. An open question is a text field. Every answer is
+returned as its wide-CSV cell under its answer key (see :mod:`delphi.core.fields`), so it goes
+through the same checks as a CSV cell; the read-only ``own_*`` fields are never read.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from delphi.core.fields import (
+    ANSWER_PREFIX,
     CODE_FIELD,
     COMMENT_PREFIX,
     META_CODE,
@@ -37,7 +41,7 @@ class FormReturn:
     code: str
     round: int
     study_hash: str
-    ratings: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)
     comments: dict[str, str] = field(default_factory=dict)
     suggestions: str | None = None
 
@@ -90,16 +94,18 @@ def read_pdf(path: Path, display: str,
     if not re.fullmatch(r"[0-9]{1,6}", round_text) or int(round_text) < 1:
         return None, [Problem(f"the questionnaire's round is {round_text[:20]!r}, not a round "
                               "number: the file was altered", file=display)]
-    if not radios:
+    if not radios and not any(name.startswith(ANSWER_PREFIX) for name in values):
         return None, [Problem("has no form fields left (it was flattened, or printed to PDF "
                               "rather than saved): its answers cannot be read; save the filled "
                               "form with the PDF reader's Save, or type it in with 'delphi "
                               f"enter {code[:32]}'", file=display)]
     form = FormReturn(code=code, round=int(round_text), study_hash=study)
     for name, value in radios.items():
-        form.ratings[decode_id(name[len(RATING_PREFIX):])] = value
+        form.answers[decode_id(name[len(RATING_PREFIX):])] = value
     for name, text in values.items():
-        if name.startswith(COMMENT_PREFIX) and text.strip():
+        if name.startswith(ANSWER_PREFIX):
+            form.answers[decode_id(name[len(ANSWER_PREFIX):])] = text
+        elif name.startswith(COMMENT_PREFIX) and text.strip():
             form.comments[decode_id(name[len(COMMENT_PREFIX):])] = text
         elif name == SUGGESTIONS_FIELD and text.strip():
             form.suggestions = text
