@@ -63,7 +63,7 @@ def test_report_agrees_with_analyse(make_study: Make, cli: Run, tmp_path: Path) 
     ratings = list(csv.DictReader(io.StringIO((out / "ratings.csv").read_text())))
     assert len(ratings) == 11  # every rating given, one row each
     assert ratings[0] == {"round": "1", "code": "E1", "group": "expert", "item": "1.1",
-                          "rating": "8"}
+                          "dimension": "", "kind": "rating", "rating": "8", "answer": "8"}
 
     book = openpyxl.load_workbook(out / "report.xlsx")
     assert book.sheetnames == ["Summary", "Round 1", "Comments"]

@@ -67,7 +67,8 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
     if "html" in formats:
         texts[out / "report.html"] = html_text
     if "csv" in formats:
-        texts[out / "ratings.csv"] = ratings_csv(returns, folder.roster)
+        texts[out / "ratings.csv"] = ratings_csv(folder.settings, manifests, returns,
+                                                  folder.roster)
     if "json" in formats:
         texts[out / "report.json"] = report_json(data, method,
                                                  render_report.checklist(data, language))
@@ -78,8 +79,8 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
                                                   language))
         written.append(out / "report.xlsx")
     if "sav" in formats:
-        write_bytes(out / "report.sav", spss(manifests, returns, folder.roster,
-                                             {g.id: g.label for g in folder.settings.groups}))
+        write_bytes(out / "report.sav", spss(folder.settings, manifests, returns,
+                                             folder.roster))
         written.append(out / "report.sav")
     if "pdf" in formats:
         write_bytes(out / "report.pdf", render_report.pdf(folder.root, html_text, language))
