@@ -149,11 +149,19 @@ class WebRound:
         return [r for r in Study(self.root).rounds() if r > self.round] != self.later
 
     def fields(self) -> dict[str, tuple[str, str]]:
-        """Each answer field of the questionnaire's form: name -> (kind, item id)."""
+        """Each answer field of the questionnaire's form: name -> (kind, answer key).
+
+        A rating or choice (one per dimension) is a ``rating`` field under its answer key; an
+        open question's text box is ``open``; a comment is ``comment`` under its item id.
+        """
         out: dict[str, tuple[str, str]] = {}
         for section in self.context.sections:
             for item in section.items:
-                out[item.rating_field] = ("rating", item.id)
+                for row in item.rows:
+                    out[row.field] = ("rating", row.key)
+                if item.text_field:
+                    out[item.text_field] = ("open", item.id)
+                    continue
                 out[item.comment_field] = ("comment", item.id)
         return out
 

@@ -256,7 +256,8 @@ class Site:
                           action=send_url, form_url=form_url,
                           form_token=form_token(self.web.key, digest, "send"), answers=draft,
                           answers_digest=draft.digest(), total=len(items),
-                          unanswered=[i for i in items if i.id not in draft.ratings],
+                          unanswered=[i for i in items
+                                      if not any(k in draft.ratings for k in i.answer_keys())],
                           returned_when=None if returned is None else _when(returned.when),
                           errors=errors)
         return self._html("review", page, status, code)

@@ -44,9 +44,9 @@ def answers_from(fields: dict[str, str], targets: dict[str, tuple[str, str]],
                  now: datetime, control: tuple[str, ...]) -> tuple[Answers, list[str]]:
     """The answers in a posted questionnaire form, and the fields no questionnaire has.
 
-    ``targets`` maps the questionnaire's answer fields to (kind, item id); ``control`` names
-    the form's own fields (token, action). A rating's value is kept as sent, for the import's
-    checks to judge.
+    ``targets`` maps the questionnaire's answer fields to (kind, answer key); ``control``
+    names the form's own fields (token, action). A rating's or choice's value is kept as sent,
+    for the import's checks to judge; an open answer, like a comment, with LF line ends.
     """
     ratings: dict[str, str] = {}
     comments: dict[str, str] = {}
@@ -57,6 +57,8 @@ def answers_from(fields: dict[str, str], targets: dict[str, tuple[str, str]],
         kind, item_id = targets.get(name, ("", ""))
         if kind == "rating":
             ratings[item_id] = value.strip()
+        elif kind == "open":
+            ratings[item_id] = text(value)
         elif kind == "comment":
             if text(value):
                 comments[item_id] = text(value)
