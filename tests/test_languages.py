@@ -488,3 +488,30 @@ def test_font_coverage_without_fontconfig_tools(monkeypatch: pytest.MonkeyPatch)
     assert fonts._from_fontconfig() is None
     covered = fonts._from_font_files()
     assert {ord("A"), ord("é"), ord("€")} <= covered
+
+
+def test_the_web_questionnaire_in_french(make_study: Make) -> None:
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from delphi.actions import compute_round, links
+    from delphi.core.rounds import plan_round
+    from delphi.web.app import create_app
+    from tests.test_web import ROUND_1
+
+    root = make_study(returns=ROUND_1)
+    with (root / "study.yaml").open("a") as handle:
+        handle.write("language: fr\n")
+    folder = Study(root)
+    plan = plan_round(folder.settings, folder.bank, folder.roster, 2, [compute_round(folder, 1)])
+    folder.write_manifest(plan.manifest)
+    token = links(root).links["E1"].rsplit("/", 1)[1]
+    client = TestClient(create_app(root), follow_redirects=False)
+    page = client.get(f"/q/{token}")
+    assert page.status_code == 200
+    assert '<html lang="fr" dir="ltr">' in page.text
+    assert_no_english(visible_text(page.text), root, "fr", "web questionnaire")
+    assert "Réponse du groupe (médiane)" in page.text and "8,0" in page.text
+    missing = client.get("/q/" + "x" * 40)
+    assert missing.status_code == 404 and "Page introuvable" in missing.text
+    assert_no_english(visible_text(missing.text), root, "fr", "404 page")

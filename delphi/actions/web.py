@@ -141,8 +141,8 @@ class WebRound:
         context, personals = questionnaire_context(folder, round_no)
         store = WebStore(folder, round_no)
         return cls(folder.root, round_no, context, {p.code: p for p in personals},
-                   store.form_key(), base_url(folder), Pages(folder.root), store,
-                   [r for r in folder.rounds() if r > round_no])
+                   store.form_key(), base_url(folder), Pages(folder.root, folder.language),
+                   store, [r for r in folder.rounds() if r > round_no])
 
     def closed(self) -> bool:
         """Whether a later round was built while serving this one (its answers are in)."""

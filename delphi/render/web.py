@@ -17,6 +17,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict
 
 from delphi.core.web import Answers
+from delphi.i18n import Language, load_language
 from delphi.render.context import ItemView, Personal, QuestionnaireContext
 from delphi.render.pdf import make_environment
 
@@ -24,12 +25,13 @@ STYLESHEET = "web/web.css"
 
 
 class Page(BaseModel):
-    """What every page has: its title, language and the inline stylesheet."""
+    """What every page has: its title, language (and its direction) and the inline stylesheet."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     title: str
     language: str
+    dir: str = "ltr"
     style: Markup
 
 
@@ -77,8 +79,9 @@ class SentPage(Page):
 class Pages:
     """The web pages of one study, rendered from its templates."""
 
-    def __init__(self, study_root: Path | None) -> None:
-        self.env: Environment = make_environment(study_root)
+    def __init__(self, study_root: Path | None, language: Language | None = None) -> None:
+        self.language = language or load_language()
+        self.env: Environment = make_environment(study_root, self.language)
         loader = self.env.loader
         assert loader is not None
         self.style = Markup(loader.get_source(self.env, STYLESHEET)[0])

@@ -38,6 +38,7 @@ from delphi.actions.web import (
 )
 from delphi.core.web import LINK_PATH, Answers, base_path, form_token, form_token_ok, token_digest
 from delphi.errors import DelphiError
+from delphi.i18n import Language
 from delphi.web.forms import (
     ACTION_FIELD,
     DIGEST_FIELD,
@@ -56,8 +57,8 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _when(moment: datetime | str | None) -> str:
-    """A time as a panellist reads it: ``23 November 2026 at 14:05``."""
+def _when(moment: datetime | str | None, language: Language) -> str:
+    """A time as a panellist reads it: ``23 November 2026 at 14:05``, in the panel's language."""
     if not moment:
         return ""
     if isinstance(moment, str):
@@ -65,7 +66,8 @@ def _when(moment: datetime | str | None) -> str:
             moment = datetime.fromisoformat(moment)
         except ValueError:
             return ""
-    return f"{moment.day} {moment:%B %Y} at {moment:%H:%M}"
+    return language._("%(date)s at %(time)s", date=language.date(moment.date()),
+                      time=f"{moment:%H:%M}")
 
 
 class Site:
@@ -74,6 +76,7 @@ class Site:
     def __init__(self, web: WebRound, limiter: FailureLimiter,
                  clock: Callable[[], datetime], on_event: Callable[[str], None]) -> None:
         self.web = web
+        self.language = web.pages.language
         self.style = web.pages.style
         self.limiter = limiter
         self.clock = clock
@@ -84,7 +87,8 @@ class Site:
     # ------------------------------------------------------------------ plumbing
 
     def _page(self, title: str) -> dict[str, Any]:
-        return {"title": title, "language": self.web.context.language, "style": self.style}
+        return {"title": title, "language": self.language.tag, "dir": self.language.direction,
+                "style": self.style}
 
     def _html(self, template: str, page: Page, status: int = 200, code: str | None = None
               ) -> HTMLResponse:
@@ -93,21 +97,21 @@ class Site:
     def message(self, status: int, title: str, heading: str, *paragraphs: str,
                 headers: dict[str, str] | None = None) -> HTMLResponse:
         """A page that names no study and no panellist."""
-        page = MessagePage(title=title, language="en", style=self.style, heading=heading,
-                           paragraphs=list(paragraphs))
+        page = MessagePage(**self._page(title), heading=heading, paragraphs=list(paragraphs))
         response = self._html("message", page, status)
         response.headers.update(headers or {})
         return response
 
     def not_found(self) -> HTMLResponse:
         """The one 404 page: the same for every path, token and method."""
+        _ = self.language._
         return self.message(
-            404, "Page not found", "This page does not exist",
-            "If you followed a link to a questionnaire, check that you opened the whole link "
-            "from the message you received.",
-            "If it still does not work, the link may have been replaced by a newer one: use "
-            "the link in the latest message about the study, or ask the study coordinator "
-            "for a new one.")
+            404, _("Page not found"), _("This page does not exist"),
+            _("If you followed a link to a questionnaire, check that you opened the whole link "
+              "from the message you received."),
+            _("If it still does not work, the link may have been replaced by a newer one: use "
+              "the link in the latest message about the study, or ask the study coordinator "
+              "for a new one."))
 
     async def _not_found(self, request: Request, exc: Exception) -> Response:
         return self.not_found()
@@ -116,9 +120,11 @@ class Site:
         assert isinstance(exc, DelphiError)
         for problem in exc.problems:
             self.on_event(f"error: {problem}")
-        return self.message(503, "Not available", "The questionnaire is not available just now",
-                            "Please try again in a few minutes. Answers saved as a draft are "
-                            "kept.")
+        _ = self.language._
+        return self.message(503, _("Not available"),
+                            _("The questionnaire is not available just now"),
+                            _("Please try again in a few minutes. Answers saved as a draft are "
+                              "kept."))
 
     def _urls(self, token: str) -> tuple[str, str, str, str]:
         base = f"{self.prefix}/{LINK_PATH}/{token}"
@@ -129,9 +135,10 @@ class Site:
         client = request.client.host if request.client else "unknown"
         wait = self.limiter.blocked(client)
         if wait is not None:
-            return self.message(429, "Too many attempts", "Too many attempts",
-                                "Too many links that do not work were opened from your "
-                                "network. Please wait a few minutes and try again.",
+            _ = self.language._
+            return self.message(429, _("Too many attempts"), _("Too many attempts"),
+                                _("Too many links that do not work were opened from your "
+                                  "network. Please wait a few minutes and try again."),
                                 headers={"Retry-After": str(int(wait) + 1)})
         token = request.path_params["token"]
         digest = token_digest(token)
@@ -142,20 +149,23 @@ class Site:
             self.on_event(f"unknown link opened from {client}")
             return self.not_found()
         if await run_in_threadpool(self.web.closed):
-            return self.message(410, "Closed", f"Round {self.web.round} is closed",
-                                "This round of the study has ended, so answers can no longer "
-                                "be given or changed here. Thank you for taking part.",
-                                "If you have been sent a link to a newer round, please use "
-                                "that one.")
+            _ = self.language._
+            return self.message(410, _("Closed"),
+                                _("Round %(round)s is closed", round=self.web.round),
+                                _("This round of the study has ended, so answers can no longer "
+                                  "be given or changed here. Thank you for taking part."),
+                                _("If you have been sent a link to a newer round, please use "
+                                  "that one."))
         return code, digest, token
 
     async def _form(self, request: Request, digest: str, purpose: str
                     ) -> dict[str, str] | Response:
         """The posted fields, if the request is a form this site made for this link."""
+        _ = self.language._
         refused = self.message(
-            403, "Form not accepted", "This form could not be accepted",
-            "It may have expired or come from another site. Go back, reload the page and try "
-            "again; answers you saved as a draft are kept.")
+            403, _("Form not accepted"), _("This form could not be accepted"),
+            _("It may have expired or come from another site. Go back, reload the page and try "
+              "again; answers you saved as a draft are kept."))
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != FORM_TYPE or not same_origin(
                 {k.lower(): v for k, v in request.headers.items()}, self.web.base_url,
@@ -165,12 +175,12 @@ class Site:
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_BODY:
-                return self.message(413, "Too long", "Your answers are too long to save",
-                                    "Please shorten your comments and try again.")
+                return self.message(413, _("Too long"), _("Your answers are too long to save"),
+                                    _("Please shorten your comments and try again."))
         try:
             fields = parse_fields(bytes(body))
         except FormError as exc:
-            return self.message(400, "Form not accepted", "This form could not be read",
+            return self.message(400, _("Form not accepted"), _("This form could not be read"),
                                 str(exc))
         if not form_token_ok(self.web.key, digest, purpose, fields.get(FORM_TOKEN_FIELD, "")):
             return refused
@@ -183,23 +193,26 @@ class Site:
                        ) -> HTMLResponse:
         draft = self.web.draft(code)
         returned = self.web.returned(code)
+        _, language = self.language._, self.language
         notices = []
         if saved is not None and draft is not None:
-            notices.append(f"Your answers were saved as a draft ({_when(draft.saved)}). Open "
-                           "your link on any device to go on; nothing is sent until you "
-                           "review your answers and confirm.")
+            notices.append(_("Your answers were saved as a draft (%(when)s). Open your link on "
+                             "any device to go on; nothing is sent until you review your "
+                             "answers and confirm.", when=_when(draft.saved, language)))
         elif draft is not None and not errors:
-            notices.append(f"You have a draft saved {_when(draft.saved)}; it has not been "
-                           "sent yet.")
+            notices.append(_("You have a draft saved %(when)s; it has not been sent yet.",
+                             when=_when(draft.saved, language)))
         if returned is not None:
-            notices.append("You sent your answers " + (f"on {_when(returned.when)}. "
-                                                        if returned.when else ". ")
-                            + "You can change them below and send them again; the new "
-                            "answers replace the earlier ones once you confirm.")
+            notices.append(
+                (_("You sent your answers on %(when)s.", when=_when(returned.when, language))
+                 if returned.when else _("You sent your answers."))
+                + " " + _("You can change them below and send them again; the new answers "
+                          "replace the earlier ones once you confirm."))
         shown = answers or draft or (returned.answers if returned else Answers())
         form_url = self._urls(token)[0]
-        page = QuestionnairePage(**self._page(f"{self.web.context.title}: round "
-                                              f"{self.web.round}"),
+        page = QuestionnairePage(**self._page(_("%(title)s: round %(round)s",
+                                                title=self.web.context.title,
+                                                round=self.web.round)),
                                  action=form_url, form_token=form_token(self.web.key, digest,
                                                                         "answers"),
                                  answers=shown, notices=notices, errors=errors,
@@ -252,13 +265,15 @@ class Site:
             return RedirectResponse(form_url, status_code=303)
         returned = self.web.returned(code)
         items = [i for s in self.web.context.sections for i in s.items]
-        page = ReviewPage(**self._page(f"Check your answers: {self.web.context.title}"),
+        page = ReviewPage(**self._page(self.language._("Check your answers: %(title)s",
+                                                       title=self.web.context.title)),
                           action=send_url, form_url=form_url,
                           form_token=form_token(self.web.key, digest, "send"), answers=draft,
                           answers_digest=draft.digest(), total=len(items),
                           unanswered=[i for i in items
                                       if not any(k in draft.ratings for k in i.answer_keys())],
-                          returned_when=None if returned is None else _when(returned.when),
+                          returned_when=None if returned is None
+                          else _when(returned.when, self.language),
                           errors=errors)
         return self._html("review", page, status, code)
 
@@ -288,15 +303,15 @@ class Site:
             return RedirectResponse(sent_url if self.web.returned(code) else form_url,
                                     status_code=303)
         if fields.get(DIGEST_FIELD) != draft.digest():
-            return self._review(code, digest, token, [
+            return self._review(code, digest, token, [self.language._(
                 "Your answers were changed (on another device or in another window) after "
-                "this page was shown. Please check them again."], 409)
+                "this page was shown. Please check them again.")], 409)
         with self.submitting:
             returned = self.web.returned(code)
             if returned is not None and fields.get(REPLACE_FIELD) != "yes":
-                return self._review(code, digest, token, [
+                return self._review(code, digest, token, [self.language._(
                     "You have already sent answers for this round. Tick the box to replace "
-                    "them with these, or go back to change your answers."], 400)
+                    "them with these, or go back to change your answers.")], 400)
             try:
                 report = self.web.submit(code, draft, replace=returned is not None,
                                          now=self.clock())
@@ -313,10 +328,13 @@ class Site:
         returned = self.web.returned(code)
         if returned is None:
             return RedirectResponse(form_url, status_code=303)
-        when = f" on {_when(returned.when)}" if returned.when else ""
-        page = SentPage(**self._page(f"Thank you: {self.web.context.title}"),
-                        message=f"Your answers to round {self.web.round} were received{when}.",
-                        form_url=form_url)
+        _ = self.language._
+        message = (_("Your answers to round %(round)s were received on %(when)s.",
+                     round=self.web.round, when=_when(returned.when, self.language))
+                   if returned.when else
+                   _("Your answers to round %(round)s were received.", round=self.web.round))
+        page = SentPage(**self._page(_("Thank you: %(title)s", title=self.web.context.title)),
+                        message=message, form_url=form_url)
         return self._html("sent", page, 200, code)
 
     async def sent(self, request: Request) -> Response:
