@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from delphi.core.answers import questions
-from delphi.core.models import Answer
+from delphi.core.models import Answer, PanelReturn
 from delphi.errors import DelphiError
 from delphi.store.study import Study
 from tests.conftest import build_tree, write_manifest
@@ -225,9 +225,9 @@ def test_validate_explains_unsure_mistakes_in_study_yaml(tmp_path: Path) -> None
 def test_validate_band_needs_denominator(tmp_path: Path) -> None:
     study = STUDY.replace("in_denominator: true, ", "")
     problems = _validate(tmp_path, {"study.yaml": study})
-    assert problems == ["study.yaml:8: unsure: band 'unimportant' counts the unsure answers in "
-                        "a band's share, so they must count in the denominator too: add "
-                        "in_denominator: true (or remove band)"]
+    assert problems == ["study.yaml:8: unsure.band: band 'unimportant' counts the unsure "
+                        "answers in a band's share, so they must count in the denominator "
+                        "too: add in_denominator: true (or remove band)"]
 
 
 def test_validate_explains_section_mistakes(tmp_path: Path) -> None:
@@ -385,3 +385,24 @@ def test_choice_consensus_follows_the_scope() -> None:
     assert choice_consensus(overall, ["yes", "no"], anyone, {**groups, "b": {"yes": 1}}) == "yes"
     strict = ConsensusRule(threshold=0.625, strict=True)
     assert choice_consensus(overall, ["yes", "no"], strict) is None  # 5 of 8 is 62.5 %
+
+
+def test_stability_pairs_numeric_ratings_per_answer_key(tmp_path: Path) -> None:
+    from delphi.core.analysis import analyse_round
+
+    study = Study(make(tmp_path, None))
+    manifest = study.manifest(1)
+    before = [PanelReturn(code="E1", ratings={"1.1": 7, "2.1/feasibility": 2}),
+              PanelReturn(code="E2", ratings={"1.1": 6, "2.1/feasibility": 4}),
+              PanelReturn(code="U1", ratings={"1.1": 2}, unsure=["2.1/feasibility"])]
+    after = [PanelReturn(code="E1", ratings={"1.1": 7, "2.1/feasibility": 3}),
+             PanelReturn(code="E2", ratings={"2.1/feasibility": 4}, unsure=["1.1"]),
+             PanelReturn(code="U1", ratings={"1.1": 3, "2.1/feasibility": 5})]
+    result = analyse_round(study.settings, manifest, study.roster, after, previous=(1, before))
+    items = {i.key: i for i in result.items}
+    first, feasibility = items["1.1"].stability, items["2.1/feasibility"].stability
+    assert first is not None and feasibility is not None
+    assert first.pairs == 2 and first.unchanged == 0.5  # E2 went to "unsure": no pair
+    assert feasibility.pairs == 2 and feasibility.changed_band == 0.5  # on its own 1-5 bands
+    assert items["2.1/importance"].stability is None  # nobody rated it in round 1
+    assert items["3.1"].stability is None and items["4.1"].stability is None

@@ -256,13 +256,14 @@ class Unsure(Strict):
     def _code_is_text(cls, value: Any) -> Any:
         return _no_bare_number(value, "the unsure code")
 
-    @model_validator(mode="after")
-    def _band_needs_denominator(self) -> Unsure:
-        if self.band is not None and not self.in_denominator:
-            raise ValueError(f"band {self.band!r} counts the unsure answers in a band's share, "
+    @field_validator("band")
+    @classmethod
+    def _band_needs_denominator(cls, band: str | None, info: ValidationInfo) -> str | None:
+        if band is not None and not info.data.get("in_denominator", True):
+            raise ValueError(f"band {band!r} counts the unsure answers in a band's share, "
                              "so they must count in the denominator too: add "
                              "in_denominator: true (or remove band)")
-        return self
+        return band
 
 
 class Option(Strict):
