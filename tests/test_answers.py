@@ -406,3 +406,11 @@ def test_stability_pairs_numeric_ratings_per_answer_key(tmp_path: Path) -> None:
     assert feasibility.pairs == 2 and feasibility.changed_band == 0.5  # on its own 1-5 bands
     assert items["2.1/importance"].stability is None  # nobody rated it in round 1
     assert items["3.1"].stability is None and items["4.1"].stability is None
+
+
+@pytest.mark.parametrize("code", ["7", "07", "7.0", "+3"])
+def test_an_unsure_code_a_spreadsheet_reads_as_a_rating_is_refused(tmp_path: Path,
+                                                                   code: str) -> None:
+    study = STUDY.replace("code: X,", f'code: "{code}",')
+    assert _validate(tmp_path, {"study.yaml": study})[0].startswith(
+        f"study.yaml:8: unsure.code: the unsure code '{code}' is also a value of the scale 1-7")

@@ -101,10 +101,10 @@ def _unsure_problems(unsure: Unsure | None, scale: Scale, bands: Sequence[Band],
     problems = []
     inherited = "" if own else " (inherited; set unsure here, or unsure: false)"
     try:
-        number = int(unsure.code)
+        number: float | None = float(unsure.code)  # "7", "07" and "7.0" all read as 7
     except ValueError:
         number = None
-    if number is not None and scale.min <= number <= scale.max:
+    if number is not None and scale.min <= number <= scale.max and number.is_integer():
         where = loc + (("unsure", "code") if own else ("scale",))
         problems.append(Problem(
             f"the unsure code {unsure.code!r} is also a value of the scale "
