@@ -23,6 +23,7 @@ import base64
 import functools
 import io
 import re
+import shutil
 from typing import Any
 
 FIELD_FONT = "delphi-form-field"
@@ -58,6 +59,23 @@ def field_font_css() -> str:
     return (f'@font-face {{ font-family: "{FIELD_FONT}"; '
             f'src: url("data:font/ttf;base64,{data}") format("truetype"); }}\n'
             f'input, textarea, select {{ font-family: "{FIELD_FONT}" !important; }}\n')
+
+
+def font_configuration() -> Any:
+    """A weasyprint font configuration that cleans up after itself, also at interpreter exit.
+
+    Weasyprint writes the fonts of ``@font-face`` rules (the field font) to a temporary folder
+    and removes it in ``__del__``, which at interpreter exit finds ``shutil.rmtree`` already
+    torn down: the folder stayed behind and Python printed the error.
+    """
+    from weasyprint.text.fonts import FontConfiguration
+
+    class Fonts(FontConfiguration):  # type: ignore[misc]
+        def __del__(self, rmtree: Any = shutil.rmtree) -> None:
+            if getattr(self, "_folder", None):
+                rmtree(self._folder, ignore_errors=True)
+
+    return Fonts()
 
 
 def lean_finisher(pdf: Any) -> None:

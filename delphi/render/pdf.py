@@ -22,7 +22,7 @@ from delphi.core.fields import OWN_TEXT_PREFIX, READ_ONLY_FIELDS, own_text_field
 from delphi.i18n import Language, load_language
 from delphi.render.context import Personal, QuestionnaireContext
 from delphi.render.fonts import check_printable
-from delphi.render.lean import field_font_css, lean_finisher
+from delphi.render.lean import field_font_css, font_configuration, lean_finisher
 from delphi.render.personalise import (
     NotPersonalisable,
     Placeholders,
@@ -143,9 +143,7 @@ class Renderer:
         roots = [PACKAGE_DIR] + ([self.study_root] if self.study_root else [])
         self.fetcher = _confined_fetcher(roots)
         self.base_url = str(self.study_root or PACKAGE_DIR) + os.sep
-        from weasyprint.text.fonts import FontConfiguration
-
-        fonts = FontConfiguration()
+        fonts = font_configuration()
         self.stylesheets = [
             weasyprint.CSS(string=stylesheet_text(self.study_root), url_fetcher=self.fetcher,
                            base_url=self.base_url, font_config=fonts),
