@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 FIELD = "comment_1~1"
+RADIO, CHOICE = "rating_1~1", 6  # the seventh button (rating 7) of item 1.1
 TEXT = "Crème brûlée — Ελληνικά — Русский — العربية"
 VIEWER = """<!doctype html><html><head><meta charset="utf-8">
 <link rel="stylesheet" href="node_modules/pdfjs-dist/web/pdf_viewer.css">
@@ -69,15 +70,33 @@ def field_place(pdf: Path) -> tuple[int, tuple[float, float, float, float]]:
     raise SystemExit(f"{pdf}: no field {FIELD}")
 
 
+def radio_place(pdf: Path) -> tuple[float, float, float, float]:
+    """The rectangle (top-left origin, points) of the button to choose."""
+    import pymupdf
+
+    for page in pymupdf.open(pdf):
+        buttons = [w.rect for w in page.widgets() if w.field_name == RADIO]
+        if buttons:
+            r = buttons[CHOICE]
+            return (r.x0, r.y0, r.x1, r.y1)
+    raise SystemExit(f"{pdf}: no field {RADIO}")
+
+
 def fill_mupdf(src: Path, out: Path, text: str) -> None:
     import pymupdf
 
     doc = pymupdf.open(src)
     for page in doc:
+        buttons = 0
         for widget in page.widgets():
             if widget.field_name == FIELD:
                 widget.field_value = text
                 widget.update()
+            elif widget.field_name == RADIO:
+                if buttons == CHOICE:
+                    widget.field_value = widget.on_state()
+                    widget.update()
+                buttons += 1
     doc.save(out)
 
 
@@ -90,13 +109,19 @@ def fill_pdfium(src: Path, out: Path, text: str) -> None:
     pdf.init_forms()
     page = pdf[number]
     env = pdf.formenv.raw
-    x, y = (x0 + x1) / 2, page.get_height() - (y0 + y1) / 2
+    height = page.get_height()
     raw.FORM_OnAfterLoadPage(page.raw, env)
-    raw.FORM_OnLButtonDown(env, page.raw, 0, x, y)
-    raw.FORM_OnLButtonUp(env, page.raw, 0, x, y)
+
+    def click(x: float, y: float) -> None:
+        raw.FORM_OnLButtonDown(env, page.raw, 0, x, height - y)
+        raw.FORM_OnLButtonUp(env, page.raw, 0, x, height - y)
+
+    click((x0 + x1) / 2, (y0 + y1) / 2)
     typed = ctypes.create_string_buffer(text.encode("utf-16-le") + b"\0\0")
     raw.FORM_ReplaceSelection(env, page.raw, ctypes.cast(typed, ctypes.POINTER(raw.FPDF_WCHAR)))
     raw.FORM_ForceToKillFocus(env)
+    bx0, by0, bx1, by1 = radio_place(src)
+    click((bx0 + bx1) / 2, (by0 + by1) / 2)
     pdf.save(out)
 
 
@@ -127,6 +152,9 @@ def fill_pdfjs(pdfjs: Path, src: Path, out: Path, text: str, screenshot: Path) -
                 if driver.execute_script("return window.ready === true"):
                     break
                 time.sleep(0.25)
+            button = driver.find_elements(By.CSS_SELECTOR, f'input[name="{RADIO}"]')[CHOICE]
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+            button.click()
             box = driver.find_element(By.CSS_SELECTOR, f'textarea[name="{FIELD}"]')
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
             box.click()
@@ -176,6 +204,7 @@ def main() -> None:
     from PIL import Image
 
     number, (x0, y0, x1, y1) = field_place(args.pdf)
+    bx0, by0, bx1, by1 = radio_place(args.pdf)
     work = Path(tempfile.mkdtemp())
     fillers: dict[str, Callable[[Path], None]] = {
         "MuPDF": lambda out: fill_mupdf(args.pdf, out, args.text),
@@ -190,15 +219,20 @@ def main() -> None:
     for filler, fill in fillers.items():
         filled = work / f"{filler}.pdf"
         fill(filled)
-        value = pypdf.PdfReader(filled).get_fields()[FIELD].get("/V")
+        found = pypdf.PdfReader(filled).get_fields()
+        value, rating = found[FIELD].get("/V"), found[RADIO].get("/V")
         for viewer, show in viewers.items():
             page = show(filled, number, dpi).convert("RGB")
             s = dpi / 72
             crop = page.crop((int(x0 * s) - 6, int(y0 * s) - 6, int(x1 * s) + 6, int(y1 * s) + 6))
             ink = sum(1 for level in crop.convert("L").get_flattened_data() if level < 128)
-            print(f"typed in {filler:7} shown by {viewer:8} ink {ink:5}  "
-                  f"read back exactly: {value == args.text}")
-            crops.append(crop)
+            dot = page.crop((int(bx0 * s), int(by0 * s), int(bx1 * s), int(by1 * s)))
+            dot_ink = sum(1 for level in dot.convert("L").get_flattened_data() if level < 128)
+            print(f"filled in {filler:7} shown by {viewer:8} comment ink {ink:5}, "
+                  f"button ink {dot_ink:3}; read back: comment exact {value == args.text}, "
+                  f"button {rating}")
+            crops.append(page.crop((int(bx0 * s) - 30, int(by0 * s) - 6, int(x1 * s) + 6,
+                                    int(y1 * s) + 6)))
     sheet = Image.new("RGB", (max(c.width for c in crops), sum(c.height for c in crops)), "white")
     top = 0
     for crop in crops:

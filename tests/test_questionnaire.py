@@ -234,7 +234,8 @@ def test_questionnaire_embeds_only_the_glyphs_it_prints(round_2: Path) -> None:
     assert any("DejaVu-Sans" in name for name in programs)
     assert all(size < 60_000 for size in programs.values()), programs  # whole DejaVu: 760 KB
     acroform = reader.trailer["/Root"]["/AcroForm"]
-    assert acroform["/NeedAppearances"]
+    assert "/NeedAppearances" not in acroform  # readers draw the fields' own appearances
+    assert all("/AP" in a.get_object() for page in reader.pages for a in page["/Annots"])
     helv = acroform["/DR"]["/Font"]["/Helv"].get_object()
     assert (helv["/Subtype"], helv["/BaseFont"]) == ("/Type1", "/Helvetica")
     assert "/FontDescriptor" not in helv  # never embedded: the reader shows typed text
@@ -244,17 +245,24 @@ def test_questionnaire_embeds_only_the_glyphs_it_prints(round_2: Path) -> None:
     assert appearances and all(re.search(r"/Helv [0-9.]+ Tf", da) for da in appearances)
 
 
-def test_radio_buttons_share_one_appearance(round_2: Path) -> None:
+def test_radio_buttons_share_two_appearances(round_2: Path) -> None:
+    """Every button is drawn by the same two appearances, off (a circle) and on (a dot)."""
     reader = pypdf.PdfReader(round_2 / "rounds/round-2/questionnaires/E1.pdf")
-    streams = set()
+    states: dict[str, set[int]] = {}
     buttons = 0
     for page in reader.pages:
         for annotation in page.get("/Annots", []):
             annotation = annotation.get_object()
-            if "/AP" in annotation and "/Parent" in annotation:
+            if "/Parent" in annotation:
                 buttons += 1
-                streams.update(ref.idnum for ref in annotation["/AP"]["/N"].values())
-    assert buttons == 2 * 9 and len(streams) == 1
+                assert annotation["/AS"] == "/Off"
+                for state, ref in annotation["/AP"]["/N"].items():
+                    states.setdefault("off" if state == "/Off" else "on", set()).add(ref.idnum)
+    assert buttons == 2 * 9
+    assert len(states["off"]) == len(states["on"]) == 1 and states["off"] != states["on"]
+    off = reader.get_object(next(iter(states["off"]))).get_data()
+    on = reader.get_object(next(iter(states["on"]))).get_data()
+    assert b" S" in off and on.startswith(off[:-2]) and on.endswith(b" f Q")
 
 
 def test_comments_in_any_script_import_exactly(round_2: Path, tmp_path: Path, cli: Run) -> None:

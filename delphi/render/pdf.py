@@ -22,7 +22,7 @@ from delphi.core.fields import OWN_TEXT_PREFIX, READ_ONLY_FIELDS, own_text_field
 from delphi.i18n import Language, load_language
 from delphi.render.context import Personal, QuestionnaireContext
 from delphi.render.fonts import check_printable
-from delphi.render.lean import field_font_css, font_configuration, lean_finisher
+from delphi.render.lean import font_configuration, form_css, lean_finisher
 from delphi.render.personalise import (
     NotPersonalisable,
     Placeholders,
@@ -147,7 +147,7 @@ class Renderer:
         self.stylesheets = [
             weasyprint.CSS(string=stylesheet_text(self.study_root), url_fetcher=self.fetcher,
                            base_url=self.base_url, font_config=fonts),
-            weasyprint.CSS(string=field_font_css(), url_fetcher=self.fetcher, font_config=fonts),
+            weasyprint.CSS(string=form_css(), url_fetcher=self.fetcher, font_config=fonts),
         ]
         self.options: dict[str, Any] = {"pdf_forms": True, "custom_metadata": True,
                                         "font_config": fonts}
