@@ -414,3 +414,25 @@ def test_an_unsure_code_a_spreadsheet_reads_as_a_rating_is_refused(tmp_path: Pat
     study = STUDY.replace("code: X,", f'code: "{code}",')
     assert _validate(tmp_path, {"study.yaml": study})[0].startswith(
         f"study.yaml:8: unsure.code: the unsure code '{code}' is also a value of the scale 1-7")
+
+
+def test_report_subgroups_use_each_dimensions_own_bands(tmp_path: Path) -> None:
+    from delphi.core.analysis import analyse_round
+    from delphi.core.models import Roster
+    from delphi.core.report import build_report
+    from delphi.core.rounds import build_manifest
+    from delphi.core.rules import RULES
+
+    study = Study(make(tmp_path, None))
+    roster = Roster.model_validate({"panellists": [
+        {"code": f"P{i}", "name": f"P{i}", "email": f"p{i}@example.org", "group": "expert",
+         "attributes": {"role": "nurse" if i < 3 else "doctor"}} for i in range(6)]})
+    manifest = build_manifest(study.settings, study.bank, roster, 1)
+    returns = [PanelReturn(code=f"P{i}", ratings={"2.1/feasibility": 5 if i < 3 else 1})
+               for i in range(6)]
+    result = analyse_round(study.settings, manifest, roster, returns, rules=RULES)
+    data = build_report(study.settings, roster, {1: manifest}, {1: returns}, {1: result},
+                        attributes=["role"], min_subgroup=3)
+    found = {(f.item, f.value, f.band): f.subgroup_share for f in data.subgroups}
+    assert found[("2.1/feasibility", "nurse", "high")] == 1.0  # the dimension's 4-5 band
+    assert found[("2.1/feasibility", "doctor", "low")] == 1.0  # its 1-2 band

@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from delphi.core.analysis import ItemResult, RoundResult
+from delphi.core.answers import questions_by_key
 from delphi.core.feedback import EarlierConsensus, earlier_consensus
 from delphi.core.history import first_consensus, latest_rankings
 from delphi.core.models import Manifest, PanelReturn, Roster, Settings
 from delphi.core.rules import RULES
 from delphi.core.stability import Stability
 from delphi.core.status import Attrition, Counts, round_status
-from delphi.core.subgroups import Finding, subgroup_findings
+from delphi.core.subgroups import Finding, adjusted, subgroup_findings
 
 
 class _Frozen(BaseModel):
@@ -183,8 +184,11 @@ def _group_consensus(settings: Settings,
 
 
 def _last_seen(ordered: Sequence[RoundResult]) -> dict[str, tuple[int, ItemResult]]:
-    """Each item's result in the last round that asked it, with that round."""
-    return {item.id: (result.round, item) for result in ordered for item in result.items}
+    """Each item's (each dimension's) result in the last round that asked it, with that round.
+
+    Keyed by answer key.
+    """
+    return {item.key: (result.round, item) for result in ordered for item in result.items}
 
 
 def _without_consensus(last_seen: Mapping[str, tuple[int, ItemResult]],
@@ -205,19 +209,23 @@ def _rules(ordered: Sequence[RoundResult]) -> dict[str, int]:
             for name in RULES}
 
 
-def _subgroups(settings: Settings, roster: Roster,
+def _subgroups(settings: Settings, roster: Roster, manifests: Mapping[int, Manifest],
                returns: Mapping[int, Sequence[PanelReturn]],
                last_seen: Mapping[str, tuple[int, ItemResult]], attributes: Sequence[str],
                min_subgroup: int) -> list[Finding]:
-    """Subgroup differences on each rating item's last round."""
-    tests = []
+    """Subgroup differences on each rating's (each dimension's) last round, in its own bands."""
+    findings = []
+    asked = {r: questions_by_key(settings, m) for r, m in manifests.items()}
     for r, item in last_seen.values():
-        if item.kind != "rating":
+        question = asked[r].get(item.key) if r in asked else None
+        spec = question.rating if question is not None else None
+        if item.kind != "rating" or spec is None:
             continue
         ratings = {ret.code: v for ret in returns.get(r, [])
-                   if (v := ret.ratings.get(item.id)) is not None}
-        tests.append((item.id, item.text, r, ratings))
-    return subgroup_findings(tests, roster.panellists, attributes, settings.bands, min_subgroup)
+                   if (v := ret.ratings.get(item.key)) is not None}
+        findings += subgroup_findings([(item.key, item.text, r, ratings)], roster.panellists,
+                                      attributes, spec.bands, min_subgroup, adjust=False)
+    return adjusted(findings)
 
 
 def _changes(manifests: Mapping[int, Manifest], rounds: Sequence[int]
@@ -245,7 +253,8 @@ def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Man
     reached = earlier_consensus(ordered)
     last_seen = _last_seen(ordered)
     lowest, under_half = _without_consensus(last_seen, reached)
-    findings = _subgroups(settings, roster, returns, last_seen, attributes, min_subgroup)
+    findings = _subgroups(settings, roster, manifests, returns, last_seen, attributes,
+                          min_subgroup)
     added, reworded = _changes(manifests, rounds)
     return ReportData(
         study=settings.title, rounds=rounds, settings=settings,

@@ -75,10 +75,13 @@ def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
 
 def subgroup_findings(items: Sequence[tuple[str, str, int, Mapping[str, int]]],
                       panel: Sequence[Panellist], attributes: Sequence[str],
-                      bands: Sequence[Band], min_size: int = 5) -> list[Finding]:
+                      bands: Sequence[Band], min_size: int = 5,
+                      adjust: bool = True) -> list[Finding]:
     """Every test of every subgroup (with q filled in over all of them), smallest p first.
 
     ``items`` are (item id, text, round, {code: rating}) for the ratings to compare.
+    ``adjust=False`` leaves q for :func:`adjusted` to fill in over the findings of several
+    calls (items on scales with different bands).
     """
     people = {p.code: p for p in panel}
     findings: list[Finding] = []
@@ -106,6 +109,11 @@ def subgroup_findings(items: Sequence[tuple[str, str, int, Mapping[str, int]]],
                         rest_share=c_ / len(outside),
                         overall_share=(a + c_) / len(stated),
                         p=fisher_exact(a, len(inside) - a, c_, len(outside) - c_)))
+    return adjusted(findings) if adjust else findings
+
+
+def adjusted(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings with q filled in over all of them, smallest p first."""
     qs = benjamini_hochberg([f.p for f in findings])
-    findings = [f.model_copy(update={"q": q}) for f, q in zip(findings, qs, strict=True)]
-    return sorted(findings, key=lambda f: (f.p, f.item, f.attribute, f.value))
+    out = [f.model_copy(update={"q": q}) for f, q in zip(findings, qs, strict=True)]
+    return sorted(out, key=lambda f: (f.p, f.item, f.attribute, f.value))
