@@ -17,8 +17,8 @@ from delphi.core.rounds import build_manifest
 from delphi.store.study import manifest_text
 from tests.conftest import build_tree
 
-Rating = tuple[str, str, int, int | None]
-"""(panellist code, item id, round, rating or None)."""
+Rating = tuple[str, str, int, int | str | None]
+"""(panellist code, item id, round, rating, the unsure code or None)."""
 
 
 def read_long(path: Path, code: str = "expert", item: str = "item", round_: str = "round",

@@ -1,9 +1,12 @@
-"""Unisanté's demo Delphi ("Delphi fast-track", tests/data/peers/unisante/): the raw round-2
-and round-3 ratings become a study (item bank, roster, one manifest per round), the returns go
-in through ``delphi import`` and out through ``delphi analyse --json``, and every number of
-their executive summary is reproduced exactly: returns, n, Q1, median and Q3 (R type 7), the
-response rate, and their verdict (agreement: median 7 or more, disagreement: 3 or less;
-consensus: IQR 3 or less), which is delphi's ``iqr`` rule with ``max_iqr: 3``."""
+"""Unisanté's demo Delphi ("Delphi fast-track", tests/data/peers/unisante/).
+
+The raw round-2 and round-3 ratings become a study (item bank, roster, one manifest per
+round), the returns go in through ``delphi import`` and out through ``delphi analyse --json``,
+and every number of their executive summary is reproduced exactly: returns, n, "no opinion"
+answers (the study's unsure answer), Q1, median and Q3 (R type 7), the response rate, and their
+verdict (agreement: median 7 or more, disagreement: 3 or less; consensus: IQR 3 or less), which
+is delphi's ``iqr`` rule with ``max_iqr: 3``.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ bands:
   - {name: agree,    min: 7, max: 9}
 consensus: {rule: iqr, max_iqr: 3}
 quartiles: linear
+unsure: {code: X, label: "Pas d'avis"}
 groups:
   - {id: expert, label: Experts}
 """
@@ -47,13 +51,16 @@ def sheet(name: str) -> list[dict[str, Any]]:
 
 
 def raw_ratings() -> list[Rating]:
-    """Every type-1 (1-9 rating) answer of both rounds; "no opinion" (the ``_no_op`` column,
-    10) is no rating, as Unisanté count it; a rating given beside it is kept, as they do."""
+    """Every type-1 (1-9 rating) answer of both rounds. "No opinion" (10 in the ``_no_op``
+    column) is the study's unsure answer ``X``, not a rating, as Unisanté count it; a rating
+    given beside it is kept, as they do."""
     out: list[Rating] = []
     for round_no in (2, 3):
         for row in sheet(f"dft{round_no}_data_clean.xlsx"):
             for column, value in row.items():
                 if RATING.match(str(column)):
+                    if value is None and row[f"{column}_no_op"] == 10:
+                        value = "X"
                     out.append((f"P{row['record_id']}", column.removesuffix("_type1"),
                                 round_no, value))
     return out
@@ -66,7 +73,7 @@ def summary() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def analysed(summary: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
-             ) -> dict[int, dict[str, Any]]:
+             ) -> dict[Any, Any]:
     from typer.testing import CliRunner
 
     from delphi.cli import app
@@ -81,11 +88,11 @@ def analysed(summary: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFac
     root = long_study(tmp_path_factory.mktemp("unisante") / "study", ratings, STUDY_YAML,
                       texts=texts, sections=sections, returns=False)
     runner = CliRunner()
-    results = {}
+    results: dict[Any, Any] = {}
     for round_no in (2, 3):
         # One wide CSV per round, as a coordinator would export it, through delphi import.
         items = list(dict.fromkeys(i for _, i, r, _ in ratings if r == round_no))
-        table: dict[str, dict[str, int | None]] = {}
+        table: dict[str, dict[str, int | str | None]] = {}
         for code, item, r, value in ratings:
             if r == round_no:
                 table.setdefault(code, {})[item] = value
@@ -103,6 +110,9 @@ def analysed(summary: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFac
                                     "--json"])
         assert shown.exit_code == 0, shown.output
         results[round_no] = json.loads(shown.stdout)
+    from delphi.store.study import Study
+
+    results["returns"] = {r: Study(root).returns(r) for r in (2, 3)}
     return results
 
 
@@ -113,7 +123,7 @@ def test_the_summary_lists_every_rating_statement_once(summary: list[dict[str, A
 
 
 def test_every_number_of_the_executive_summary(summary: list[dict[str, Any]],
-                                               analysed: dict[int, dict[str, Any]]) -> None:
+                                               analysed: dict[Any, Any]) -> None:
     for row in summary:
         result = analysed[int(row["dft_round"])]
         item = next(i for i in result["items"]
@@ -121,6 +131,11 @@ def test_every_number_of_the_executive_summary(summary: list[dict[str, Any]],
         where = f"{row['variable']} (round {row['dft_round']})"
         assert result["response"]["returned"] == int(row["participants_count"]), where
         assert item["n"] == int(row["reponses_count"]), where
+        # Their "no answer" count is the no-opinion answers (nobody left a rating blank),
+        # which the import kept as the study's unsure answer.
+        unsure = sum(1 for ret in analysed["returns"][int(row["dft_round"])]
+                     if item["id"] in ret.unsure)
+        assert unsure == int(row["reponses_na"]), where
         assert result["response"]["returned"] - item["n"] == int(row["reponses_na"]), where
         assert round(item["n"] / result["response"]["returned"], 3) == float(
             row["response_rate"]), where
@@ -131,7 +146,7 @@ def test_every_number_of_the_executive_summary(summary: list[dict[str, Any]],
 
 
 def test_their_verdicts_are_the_iqr_rule(summary: list[dict[str, Any]],
-                                         analysed: dict[int, dict[str, Any]]) -> None:
+                                         analysed: dict[Any, Any]) -> None:
     # agreement ok: median >= 7; not_ok: median <= 3 ("disagreement reached"); consensus ok:
     # IQR <= 3. delphi's iqr rule gives the median's band when the IQR is within max_iqr.
     band = {"ok": "agree", "not_ok": "disagree", None: "neutral"}
