@@ -213,6 +213,9 @@ def test_vignette_consensus_and_stability(tmp_path: Path, cli: Run) -> None:
     assert [x["unchanged"] for x in s6] == [0, 0]
     assert all(x["kappa_quadratic"] < 0 for x in s6)
     assert [round(x["net_change"], 2) for x in s6] == [0.0, 0.11]
+    shown = cli("analyse", "--study", str(root), "--round", "3").stdout
+    assert "│ unanimous" in shown  # the S2 row's note, and what it means below the table
+    assert "Notes: unanimous round: everyone gave the same rating in one of the two" in shown
 
 
 def test_small_fixture_consensus(tmp_path: Path, cli: Run) -> None:

@@ -14,7 +14,15 @@ from delphi.core.answers import RatingSpec, resolve, section_spec
 from delphi.core.feedback import pct
 from delphi.core.history import in_rank_order
 from delphi.core.models import Manifest, ManifestSection, Option, Settings
-from delphi.core.stability import HEADINGS, criterion, notes, p_text, value_text
+from delphi.core.stability import (
+    CAVEATS,
+    HEADINGS,
+    criterion,
+    notes,
+    p_text,
+    relevant,
+    value_text,
+)
 from delphi.core.stats import round_half_up
 from delphi.core.status import RoundStatus
 
@@ -183,7 +191,7 @@ def analysis_view(result: RoundResult, manifest: Manifest, settings: Settings) -
             parts += [Text(""), table]
     rated = [i for i in result.items if i.kind == "rating"]
     if any(i.stability for i in rated):
-        parts += [Text(""), stability_table(rated, settings)]
+        parts += [Text(""), *stability_view(rated, settings)]
     if rated and rated[0].rules is not None:
         parts += [Text(""), *rules_view(rated, settings)]
     groups = ", ".join(f"{g.id[:3].capitalize()} = {g.label}" for g in settings.groups)
@@ -257,8 +265,8 @@ def status_view(status: RoundStatus, names: bool = False) -> RenderableType:
     return Stack(*parts)
 
 
-def stability_table(items: list[ItemResult], settings: Settings) -> Table:
-    """Stability since the previous round by the study's statistic, one row per item."""
+def stability_view(items: list[ItemResult], settings: Settings) -> list[RenderableType]:
+    """Stability since the previous round by the study's statistic, and its notes' meaning."""
     rule = settings.stability
     shown = [i for i in items if i.stability]
     previous = shown[0].stability.previous_round if shown[0].stability else 0
@@ -270,16 +278,23 @@ def stability_table(items: list[ItemResult], settings: Settings) -> Table:
     if any(noted.values()):
         headings.append("Note")
     for heading in headings:
-        table.add_column(heading, justify="left" if heading in ("Item", "Note") else "right")
+        table.add_column(heading, justify="left" if heading in ("Item", "Note") else "right",
+                         no_wrap=heading == HEADINGS[rule.statistic])
     for item in shown:
         s = item.stability
         assert s is not None
         cells: list[str | Text] = [
-            item.key, str(s.pairs), pct(s.unchanged), pct(s.changed_band), value_text(s, rule),
-            Text(AGREE_MARK, style="green") if s.stable else "", p_text(s.wilcoxon_p),
+            item.key, str(s.pairs), pct(s.unchanged), pct(s.changed_band),
+            value_text(s, rule, lambda v: pct(v, places=1)),
+            Text(AGREE_MARK if s.stable else "" if s.stable is False else "–", style="green"),
+            p_text(s.wilcoxon_p),
             pct(s.towards_median), Text(noted[item.key], style="yellow")]
         table.add_row(*cells[:len(headings)])
-    return table
+    flagged = dict.fromkeys(c for i in shown if i.stability for c in relevant(i.stability, rule))
+    if not flagged:
+        return [table]
+    return [table, Text("Notes: " + "; ".join(f"{CAVEATS[c][0]}: {CAVEATS[c][1]}"
+                                               for c in flagged) + ".", style="dim")]
 
 
 def rules_view(items: list[ItemResult], settings: Settings) -> list[RenderableType]:

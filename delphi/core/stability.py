@@ -63,22 +63,25 @@ Caveat = Literal[
     "chi2_group_expected_below_5",
 ]
 
-CAVEATS: dict[str, str] = {
-    "no_pairs": "nobody rated the item in both rounds",
-    "unanimous_round": "everyone gave the same rating in one of the two rounds, so kappa is 0 "
-                       "however many kept their rating; read the share unchanged instead",
-    "kappa_undefined": "every rating in both rounds was the same, so kappa is undefined",
-    "lambda_undefined": "everyone gave the same rating this round, so lambda is undefined",
-    "chi2_individual_undefined": "a round used only one rating, so the individual chi-square "
-                                 "cannot be computed",
-    "chi2_individual_expected_below_5": "some expected counts of the individual chi-square are "
-                                        "below 5, so its p-value is unreliable",
-    "chi2_group_undefined": "both rounds used one and the same rating, so the group "
-                            "chi-square cannot be computed",
-    "chi2_group_expected_below_5": "some expected counts of the group chi-square are below 5, "
-                                   "so its p-value is unreliable",
+CAVEATS: dict[str, tuple[str, str]] = {
+    "no_pairs": ("no pairs", "nobody rated the item in both rounds"),
+    "unanimous_round": ("unanimous round", "everyone gave the same rating in one of the two "
+                        "rounds, so kappa is 0 however many kept their rating; read the share "
+                        "unchanged instead"),
+    "kappa_undefined": ("one rating throughout", "every rating in both rounds was the same, so "
+                        "kappa is undefined"),
+    "lambda_undefined": ("this round unanimous", "everyone gave the same rating this round, "
+                         "so lambda is undefined"),
+    "chi2_individual_undefined": ("a round used one rating", "a round used only one rating, so "
+                                  "the individual chi-square cannot be computed"),
+    "chi2_individual_expected_below_5": ("expected < 5", "some expected counts are below 5, so "
+                                         "the chi-square p-value is unreliable"),
+    "chi2_group_undefined": ("one rating throughout", "both rounds used one and the same "
+                             "rating, so the group chi-square cannot be computed"),
+    "chi2_group_expected_below_5": ("expected < 5", "some expected counts are below 5, so the "
+                                    "chi-square p-value is unreliable"),
 }
-"""What each caveat flag means, for the JSON's readers and the displays."""
+"""Each caveat flag: a few words for a table cell, and what it means."""
 
 
 class Stability(BaseModel):
@@ -342,15 +345,6 @@ RELEVANT: dict[str, tuple[Caveat, ...]] = {
 }
 """The caveats that bear on each statistic's verdict."""
 
-SHORT_CAVEATS: dict[str, str] = {
-    "no_pairs": "no pairs", "unanimous_round": "unanimous round",
-    "kappa_undefined": "one rating throughout", "lambda_undefined": "this round unanimous",
-    "chi2_individual_undefined": "a round used one rating",
-    "chi2_individual_expected_below_5": "expected < 5",
-    "chi2_group_undefined": "one rating throughout", "chi2_group_expected_below_5": "expected < 5",
-}
-
-
 def statistic_name(rule: StabilitySettings) -> str:
     """The study's statistic in words, e.g. ``weighted kappa (quadratic weights)``."""
     name = NAMES[rule.statistic]
@@ -377,10 +371,14 @@ def p_text(p: float | None) -> str:
     return "< 0.001" if p < 0.0005 else str(round_half_up(p, 3))
 
 
-def value_text(s: Stability, rule: StabilitySettings) -> str:
-    """The study's statistic of an item as printed: ``7 %``, ``0.63``, ``3.70 (4 df), p 0.448``."""
+def value_text(s: Stability, rule: StabilitySettings,
+               share: Callable[[float | None], str]) -> str:
+    """The study's statistic of an item as printed: ``0.63``, ``3.70 (4 df), p 0.448``.
+
+    A net change is printed as ``share`` prints a share (the caller's percentage format).
+    """
     if rule.statistic == "net-change":
-        return "–" if s.net_change is None else f"{round_half_up(s.net_change * 100, 0)} %"
+        return share(s.net_change)
     if rule.statistic in ("kappa", "lambda"):
         value = chosen(s, rule)
         return "–" if value is None else str(round_half_up(value, 2))
@@ -392,10 +390,15 @@ def value_text(s: Stability, rule: StabilitySettings) -> str:
     return f"{round_half_up(statistic, 2)} ({df} df), p {p_text(p)}"
 
 
+def relevant(s: Stability, rule: StabilitySettings) -> list[Caveat]:
+    """The item's caveats that bear on the study's statistic."""
+    bearing = ("no_pairs", *RELEVANT[rule.statistic])
+    return [c for c in s.caveats if c in bearing]
+
+
 def notes(s: Stability, rule: StabilitySettings) -> list[str]:
     """The caveats that bear on the study's statistic, in a few words each."""
-    relevant = ("no_pairs", *RELEVANT[rule.statistic])
-    return [SHORT_CAVEATS[c] for c in s.caveats if c in relevant]
+    return [CAVEATS[c][0] for c in relevant(s, rule)]
 
 
 def stability(previous_round: int, pairs: Sequence[tuple[int, int]],
