@@ -17,6 +17,7 @@ from delphi.errors import DelphiError, ExitStatus
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from delphi.actions.rounds import NewRound
     from delphi.core.mailing import Content, Kind
     from delphi.core.models import RuleName
 
@@ -246,7 +247,6 @@ def new_round(
 
     from delphi import actions
 
-    out = console()
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console(stderr=True),
                   transient=True) as progress:
@@ -257,7 +257,12 @@ def new_round(
             on_start=lambda total: progress.update(task, total=total,
                                                    description="Writing questionnaires"),
             on_done=lambda code: progress.advance(task))
-    plan = outcome.plan
+    _print_new_round(outcome, console())
+
+
+def _print_new_round(outcome: NewRound, out: Console) -> None:
+    """What ``new-round`` did: the round's items, what changed and why, the files written."""
+    plan, folder = outcome.plan, outcome.study
     manifest = plan.manifest
     items = len(manifest.items)
     out.print(f"[bold]Round {manifest.round}[/bold]: {items} item{'s' if items != 1 else ''}, "
@@ -274,16 +279,14 @@ def new_round(
                   soft_wrap=True)
     elif outcome.backup:
         out.print(f"Replaced the earlier round {manifest.round}; backup in "
-                  f"{outcome.study.display(outcome.backup)}", markup=False)
-    wrote = "" if outcome.completed else (
-        f"{outcome.study.display(outcome.folder / 'questionnaire.yaml')} and ")
+                  f"{folder.display(outcome.backup)}", markup=False)
     if outcome.laid_out_each:
         out.print(f"Note: each questionnaire was laid out on its own, which is slow, because "
-                  f"{outcome.laid_out_each}. The questionnaire template's opening comment "
-                  "says how to print the code and own ratings so that a round is laid out "
-                  "once.", markup=False, soft_wrap=True)
+                  f"{outcome.laid_out_each}.", markup=False, soft_wrap=True)
+    manifest_file = folder.display(folder.manifest_path(manifest.round))
+    wrote = "" if outcome.completed else f"{manifest_file} and "
     out.print(f"Wrote {wrote}{outcome.pdfs} PDFs in "
-              f"{outcome.study.display(outcome.folder / 'questionnaires')}", markup=False,
+              f"{folder.display(folder.questionnaires_dir(manifest.round))}", markup=False,
               soft_wrap=True)
 
 

@@ -27,10 +27,12 @@ from delphi.render.personalise import (
     NotPersonalisable,
     Placeholders,
     SharedLayout,
+    UnprovenVersions,
     check_slots,
     placeholders,
     slot_values,
     text_items,
+    unproven_versions,
 )
 from delphi.render.templates import PACKAGE_DIR, environment, study_text
 
@@ -178,6 +180,9 @@ class Renderer:
         """
         import weasyprint
 
+        unproven = unproven_versions()
+        if unproven is not None:
+            raise unproven
         me = placeholders(context, personals)
         html = self.html(context, me)
         check_printable(html, f"the round-{context.round} questionnaire")
@@ -187,14 +192,9 @@ class Renderer:
 
         def capture(document: Any, pdf: Any) -> None:
             _finish(document, pdf, texts)
-            try:
-                layout = SharedLayout(pdf)
-            except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
-                # pydyf's objects are weasyprint's internals: if a new version changes them,
-                # lay each questionnaire out on its own rather than fail.
-                raise NotPersonalisable(f"weasyprint's PDF objects are not what delphi "
-                                        f"expects ({exc!r})") from exc
-            raise _Captured(layout)  # weasyprint need not write this PDF
+            # Only NotPersonalisable (the template's doing) means "lay each out on its own";
+            # anything else raised here is a fault in delphi and must be seen.
+            raise _Captured(SharedLayout(pdf))  # weasyprint need not write this PDF
 
         try:
             document.write_pdf(stylesheets=self.stylesheets, finisher=capture, **self.options)
@@ -241,6 +241,10 @@ def _render_one(me: Personal) -> tuple[str, bytes]:
     return me.code, renderer.pdf(context, me)
 
 
+SLOTS_HINT = ("The questionnaire template's opening comment says how to print the code and own "
+              "ratings so that a round is laid out once")
+
+
 def render_all(study_root: Path | None, context: QuestionnaireContext,
                personals: list[Personal], save: Save, workers: int | None = None,
                on_start: Callable[[int], None] = lambda total: None) -> str | None:
@@ -248,8 +252,8 @@ def render_all(study_root: Path | None, context: QuestionnaireContext,
 
     The questionnaire is laid out once and each copy personalised from that layout. If the
     template does not allow it, every questionnaire is laid out on its own, on ``workers``
-    processes (default: the number of cores); the reason is returned. ``on_start`` is called
-    when the first copy is about to be made.
+    processes (default: the number of cores); the reason is returned, as a sentence to show.
+    ``on_start`` is called when the first copy is about to be made.
     """
     if not personals:
         return None
@@ -259,7 +263,7 @@ def render_all(study_root: Path | None, context: QuestionnaireContext,
     except NotPersonalisable as reason:
         on_start(len(personals))
         _render_each(study_root, context, personals, save, workers)
-        return str(reason)
+        return str(reason) if isinstance(reason, UnprovenVersions) else f"{reason}. {SLOTS_HINT}"
     on_start(len(personals))
     for me in personals:
         save(me.code, personalised(renderer, layout, context, me))

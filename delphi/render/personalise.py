@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,7 @@ from xml.sax.saxutils import escape
 MARK = "\u00a4"
 CODE_SLOT, GLYPH_SLOT, FIRST_RATING_SLOT = 0, 1, 2
 PLACEHOLDER_RE = re.compile(f"{MARK}([0-9]+){MARK}")
-_TEXT_OPS = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s+[-+0-9.]+\s+Tf\b|\[([^\]]*)\]\s*TJ\b")
+_TEXT_OPS = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s+([-+0-9.]+)\s+Tf\b|\[([^\]]*)\]\s*TJ\b")
 _TJ_ITEMS = re.compile(rb"<([0-9A-Fa-f]*)>|([-+0-9.]+)")
 _BFCHAR = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]*)>")
 _BFRANGE = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>")
@@ -48,6 +49,32 @@ _BFRANGE = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>"
 
 class NotPersonalisable(Exception):
     """The shared layout cannot give this questionnaire; lay it out on its own instead."""
+
+
+class UnprovenVersions(NotPersonalisable):
+    """Weasyprint or pydyf is not a version the shared layout was proven with."""
+
+
+# The shared layout reads weasyprint's PDF objects (pydyf) before they are written: internals
+# that may change in any release. It is used only with the releases it was proven with, by
+# tests/test_personalise*.py (weasyprint 70.0 and pydyf 0.13.0); on any other, every
+# questionnaire is laid out on its own, which gives the same PDFs, slowly, and says so.
+PROVEN_WITH = {"weasyprint": "70.", "pydyf": "0.13."}
+
+
+def unproven_versions() -> UnprovenVersions | None:
+    """Why the installed weasyprint or pydyf may not be used for a shared layout, if so."""
+    from importlib.metadata import version
+
+    installed = {name: version(name) for name in PROVEN_WITH}
+    odd = [f"{name} {v}" for name, v in installed.items()
+           if not (v + ".").startswith(PROVEN_WITH[name])]
+    if not odd:
+        return None
+    proven = " and ".join(f"{name} {prefix}x" for name, prefix in PROVEN_WITH.items())
+    return UnprovenVersions(f"{' and '.join(odd)} {'is' if len(odd) == 1 else 'are'} not what "
+                            f"laying a round out once was proven with ({proven}); install "
+                            "those for speed")
 
 
 def placeholder(slot: int) -> str:
@@ -170,13 +197,67 @@ class _Font:
                 from None
 
 
+class _Advances:
+    """What weasyprint writes after each glyph in a ``TJ`` array, per font and size.
+
+    Weasyprint follows a glyph with the difference between the font's rounded width and the
+    advance Pango gave it (``<0028>0<0024>``), or nothing when there is none. The numbers of a
+    panellist's value must be the ones weasyprint would have written had it laid the value
+    out, so they are read off the layout itself: for each glyph in each font and size, the
+    number it is most often followed by (a kerning pair makes the rare exception).
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[int, bytes], dict[int, Counter[bytes]]] = {}
+        self.chosen: dict[tuple[int, bytes], dict[int, bytes]] = {}
+
+    def observe(self, key: tuple[int, bytes], items: Sequence[tuple[bytes | None, bytes | None]]
+                ) -> None:
+        """Record a ``TJ`` array's items: (hex glyphs, None) or (None, number)."""
+        table = self.seen.setdefault(key, {})
+        for index, (hexa, _) in enumerate(items):
+            if not hexa:
+                continue
+            glyphs = [int(hexa[i:i + 4], 16) for i in range(0, len(hexa), 4)]
+            following = items[index + 1][1] if index + 1 < len(items) else None
+            for position, gid in enumerate(glyphs):
+                last = position == len(glyphs) - 1
+                table.setdefault(gid, Counter())[(following or b"") if last else b""] += 1
+
+    def freeze(self) -> None:
+        """Choose each glyph's number, once all the layout has been seen.
+
+        A glyph never seen in a value's font and size takes its number in that font at any
+        size (the numbers are a fraction of the font size, so rarely depend on it).
+        """
+        any_size: dict[tuple[int, bytes], dict[int, Counter[bytes]]] = {}
+        for (font, _), table in self.seen.items():
+            merged = any_size.setdefault((font, b""), {})
+            for gid, counts in table.items():
+                merged.setdefault(gid, Counter()).update(counts)
+        self.chosen = {key: {gid: counts.most_common(1)[0][0] for gid, counts in table.items()}
+                       for key, table in (*self.seen.items(), *any_size.items())}
+
+    def tj(self, key: tuple[int, bytes], glyphs: Sequence[int]) -> bytes:
+        """The ``TJ`` array's items for these glyphs, as weasyprint writes them."""
+        after = self.chosen.get(key, {})
+        fallback = self.chosen.get((key[0], b""), {})
+        out = b"<"
+        for gid in glyphs:
+            out += b"%04x" % gid
+            number = after.get(gid, fallback.get(gid, b""))
+            if number:
+                out += b">" + number + b"<"
+        return out[:-1] if out.endswith(b"<") else out + b">"
+
+
 @dataclass(frozen=True)
 class _Slot:
-    """A placeholder inside a ``TJ`` array: which slot, in which font, with what spacing."""
+    """A placeholder inside a ``TJ`` array: which slot, in which font and size."""
 
     slot: int
     font: _Font
-    letter_spacing: bytes
+    key: tuple[int, bytes]  # (font, size) for _Advances
 
 
 def _section(name: str, cmap: bytes) -> list[bytes]:
@@ -201,19 +282,23 @@ def _font(data: bytes) -> _Font:
     return _Font(to_unicode, glyph_of)
 
 
-def _split_text(data: bytes, fonts: dict[bytes, _Font]) -> list[bytes | _Slot]:
+def _split_text(data: bytes, fonts: dict[bytes, _Font],
+                advances: _Advances) -> list[bytes | _Slot]:
     """A content stream as literal bytes and the slots inside its ``TJ`` arrays."""
     parts: list[bytes | _Slot] = []
     done = 0
     font: _Font | None = None
+    size = b""
     for op in _TEXT_OPS.finditer(data):
         if op.group(1) is not None:
-            font = fonts.get(op.group(1))
+            font, size = fonts.get(op.group(1)), op.group(2)
             continue
-        body = op.group(2)
+        body = op.group(3)
         if font is None:
             continue
         items = [(m.start(), m.end(), m.group(1), m.group(2)) for m in _TJ_ITEMS.finditer(body)]
+        key = (id(font), size)
+        advances.observe(key, [(hexa, number) for _, _, hexa, number in items])
         chars = []  # (index of the TJ item showing it, character)
         for index, (_, _, hexa, _) in enumerate(items):
             for i in range(0, len(hexa or b""), 4):
@@ -228,15 +313,15 @@ def _split_text(data: bytes, fonts: dict[bytes, _Font]) -> list[bytes | _Slot]:
         if sum(m.group(0).count(MARK) for m in spans) != text.count(MARK):
             raise NotPersonalisable(f"a placeholder is split across text runs, or the "
                                     f"questionnaire's own text has a {MARK}: {text!r}")
-        base = op.start(2)
+        base = op.start(3)
         for match in spans:
             first, last = chars[match.start()][0], chars[match.end() - 1][0]
             if int(match.group(1)) == GLYPH_SLOT:
                 last = chars[-1][0]  # the glyph run goes, all of it
-            inner = body[items[first][0]:items[last][1]]
-            spacing = re.search(rb"<>\s*([-+0-9.]+)", inner)
+            if last + 1 < len(items) and items[last + 1][3] is not None:
+                last += 1  # the number after the placeholder's last glyph goes with it
             parts.append(data[done:base + items[first][0]])
-            parts.append(_Slot(int(match.group(1)), font, spacing.group(1) if spacing else b""))
+            parts.append(_Slot(int(match.group(1)), font, key))
             done = base + items[last][1]
     parts.append(data[done:])
     return parts
@@ -274,11 +359,6 @@ def _pieces(parts: list[bytes | _Slot]) -> list[bytes | list[bytes | _Slot]]:
         elif part:
             pieces.append(part)
     return pieces
-
-
-def _tj(glyphs: Sequence[int], letter_spacing: bytes) -> bytes:
-    separator = b"<>" + letter_spacing if letter_spacing else b""
-    return separator.join(b"<%04x>" % gid for gid in glyphs)
 
 
 def _fill(text: str, values: dict[int, str], quote: bool = False) -> str:
@@ -363,30 +443,45 @@ class SharedLayout:
     """
 
     def __init__(self, pdf: Any) -> None:
-        import pydyf
-
         if pdf.info:
             pdf.add_object(pdf.info)
-        objects = pdf.objects
         self.root = pdf.catalog.number
         self.info = pdf.info.number if pdf.info else None
         self.metadata: dict[int, tuple[bytes, str]] = {}
         self.strings: dict[int, Any] = {}
-
-        text_streams: dict[int, dict[bytes, _Font]] = {}
-        fonts: dict[int, _Font] = {}
-        pages = [objects[number] for number in pdf.pages["Kids"][::3]]
-        for page in pages:
-            text_streams[_number(page["Contents"])] = self._fonts(objects, page, fonts)
-
-        # A page whose text holds slots is cut into pieces at the lines around each slot: the
-        # pieces without one are written once, each line with a slot in every copy.
-        xref: list[tuple[int, int, int]] = [(0, 0, 65535)] * len(objects)
-        statics: list[tuple[int, bytes]] = []
         self.lines: dict[int, list[bytes | _Slot]] = {}
-        for page in pages:
+        self.advances = _Advances()
+        # xref[number]: (type, field 2, field 3) of the cross-reference stream's entries.
+        xref: list[tuple[int, int, int]] = [(0, 0, 65535)] * len(pdf.objects)
+        fonts: dict[int, _Font] = {}
+        statics = self._cut_pages(pdf, fonts, xref)
+        unchanging, packed = self._sort(pdf.objects, fonts)
+        self.advances.freeze()
+        if not self.lines:
+            raise NotPersonalisable("neither the code nor an own rating was found as text on the "
+                                    "laid-out pages")
+        statics += unchanging + _object_streams(packed, xref)
+        xref.append((0, 0, 0))  # the cross-reference stream itself, set by each copy
+        self.size = len(xref)
+        self.prefix, self.table = _prefix(statics, xref)
+
+    def _cut_pages(self, pdf: Any, fonts: dict[int, _Font],
+                   xref: list[tuple[int, int, int]]) -> list[tuple[int, bytes]]:
+        """Cut each page whose text holds slots into pieces at the lines around each slot.
+
+        The pieces without a slot are serialised (and returned) once; each line with a slot is
+        kept in ``lines`` to be written in every copy. New objects are numbered after
+        weasyprint's, in ``xref``.
+        """
+        import pydyf
+
+        objects = pdf.objects
+        statics: list[tuple[int, bytes]] = []
+        for page in [objects[number] for number in pdf.pages["Kids"][::3]]:
             number = _number(page["Contents"])
-            pieces = _pieces(_split_text(_raw(objects[number]), text_streams[number]))
+            text = _split_text(_raw(objects[number]), self._fonts(objects, page, fonts),
+                               self.advances)
+            pieces = _pieces(text)
             if len(pieces) == 1 and isinstance(pieces[0], bytes):
                 continue
             references = []
@@ -399,60 +494,40 @@ class SharedLayout:
                     self.lines[len(xref)] = piece
                 xref.append((0, 0, 0))
             page["Contents"] = pydyf.Array(references)
-            text_streams.pop(number)
             objects[number].free = "f"  # its pieces replace it
+        return statics
 
+    def _sort(self, objects: list[Any], fonts: dict[int, _Font]
+              ) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+        """The other objects: (streams serialised once, the rest for object streams).
+
+        Metadata and strings with a placeholder are kept to be personalised; a placeholder in
+        a drawing (form XObject) cannot be.
+        """
+        import pydyf
+
+        statics: list[tuple[int, bytes]] = []
         packed: list[tuple[int, bytes]] = []
         for obj in objects[1:]:
             number = obj.number
             if obj.free == "f":
                 continue
-            if isinstance(obj, pydyf.Stream):
-                if obj.extra.get("Type") == "/Metadata":
-                    xml = _raw(obj).decode("utf-8")
-                    if MARK in xml:
-                        self.metadata[number] = (_head(obj), xml)
-                        continue
-                elif obj.extra.get("Subtype") == "/Form":
-                    if len(_split_text(_raw(obj), self._fonts(objects, obj.extra, fonts))) > 1:
-                        raise NotPersonalisable("a placeholder is in a drawing, not in the text")
-                statics.append((number, b"%d 0 obj\n%s\nendobj\n" % (number, obj.data)))
-            elif _has_mark(obj):
-                self.strings[number] = obj
-            else:
-                packed.append((number, bytes(obj.data)))
-        if not self.lines:
-            raise NotPersonalisable("neither the code nor an own rating was found as text on the "
-                                    "laid-out pages")
-
-        # Object streams for the objects that never change; numbers after weasyprint's.
-        # xref[number]: (type, field 2, field 3) of the cross-reference stream's entries.
-        for start in range(0, len(packed), OBJECTS_PER_STREAM):
-            chunk = packed[start:start + OBJECTS_PER_STREAM]
-            number = len(xref)
-            xref.append((0, 0, 0))  # its own entry, set below with the offset
-            offsets, position = [], 0
-            for index, (member, data) in enumerate(chunk):
-                offsets.append(b"%d %d" % (member, position))
-                position += len(data) + 1
-                xref[member] = (2, number, index)
-            index_line = b" ".join(offsets) + b"\n"
-            body = _stream(b"<</Type/ObjStm/N %d/First %d" % (len(chunk), len(index_line)),
-                           index_line + b"\n".join(data for _, data in chunk), ONCE_LEVEL)
-            statics.append((number, b"%d 0 obj\n%s\nendobj\n" % (number, body)))
-        xref.append((0, 0, 0))  # the cross-reference stream itself, set by each copy
-        self.size = len(xref)
-
-        # Unchanging objects come first, so their offsets are the same in every copy: the
-        # start of the file and of the cross-reference table are made once.
-        prefix = [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"]
-        position = len(prefix[0])
-        for number, serialised in statics:
-            xref[number] = (1, position, 0)
-            prefix.append(serialised)
-            position += len(serialised)
-        self.prefix = b"".join(prefix)
-        self.table = bytearray(b"".join(_entry(*entry) for entry in xref))
+            if not isinstance(obj, pydyf.Stream):
+                if _has_mark(obj):
+                    self.strings[number] = obj
+                else:
+                    packed.append((number, bytes(obj.data)))
+                continue
+            if obj.extra.get("Type") == "/Metadata" and MARK in _raw(obj).decode("utf-8"):
+                self.metadata[number] = (_head(obj), _raw(obj).decode("utf-8"))
+                continue
+            if obj.extra.get("Subtype") == "/Form":
+                drawing = _split_text(_raw(obj), self._fonts(objects, obj.extra, fonts),
+                                      self.advances)
+                if len(drawing) > 1:
+                    raise NotPersonalisable("a placeholder is in a drawing, not in the text")
+            statics.append((number, b"%d 0 obj\n%s\nendobj\n" % (number, obj.data)))
+        return statics, packed
 
     @staticmethod
     def _fonts(objects: list[Any], owner: Any, cache: dict[int, _Font]) -> dict[bytes, _Font]:
@@ -478,7 +553,7 @@ class SharedLayout:
                 if isinstance(part, bytes):
                     chunks.append(part)
                 elif part.slot in values:
-                    chunks.append(_tj(part.font.glyphs(values[part.slot]), part.letter_spacing))
+                    chunks.append(self.advances.tj(part.key, part.font.glyphs(values[part.slot])))
                 else:
                     raise NotPersonalisable(f"no value for slot {part.slot}")
             bodies.append((number, _stream(b"<<", b"".join(chunks), None)))
@@ -509,6 +584,46 @@ class SharedLayout:
 
 
 ENTRY = 7  # bytes of a cross-reference stream entry: /W [1 4 2]
+
+
+def _object_streams(packed: list[tuple[int, bytes]],
+                    xref: list[tuple[int, int, int]]) -> list[tuple[int, bytes]]:
+    """Compressed object streams holding ``packed``, numbered after the objects so far.
+
+    Each member's cross-reference entry is set; each stream's own entry is added to ``xref``
+    and set when the stream is placed in the file.
+    """
+    streams = []
+    for start in range(0, len(packed), OBJECTS_PER_STREAM):
+        chunk = packed[start:start + OBJECTS_PER_STREAM]
+        number = len(xref)
+        xref.append((0, 0, 0))
+        offsets, position = [], 0
+        for index, (member, data) in enumerate(chunk):
+            offsets.append(b"%d %d" % (member, position))
+            position += len(data) + 1
+            xref[member] = (2, number, index)
+        index_line = b" ".join(offsets) + b"\n"
+        body = _stream(b"<</Type/ObjStm/N %d/First %d" % (len(chunk), len(index_line)),
+                       index_line + b"\n".join(data for _, data in chunk), ONCE_LEVEL)
+        streams.append((number, b"%d 0 obj\n%s\nendobj\n" % (number, body)))
+    return streams
+
+
+def _prefix(statics: list[tuple[int, bytes]],
+            xref: list[tuple[int, int, int]]) -> tuple[bytes, bytearray]:
+    """The start of every copy (header and unchanging objects) and its cross-reference table.
+
+    Unchanging objects come first, so their offsets are the same in every copy: the start of
+    the file and of the cross-reference table are made once.
+    """
+    prefix = [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"]
+    position = len(prefix[0])
+    for number, serialised in statics:
+        xref[number] = (1, position, 0)
+        prefix.append(serialised)
+        position += len(serialised)
+    return b"".join(prefix), bytearray(b"".join(_entry(*entry) for entry in xref))
 
 
 def _entry(kind: int, second: int, third: int) -> bytes:
