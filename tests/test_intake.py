@@ -248,7 +248,7 @@ def test_status_shows_names_only_on_request(study2: Path, cli: Run) -> None:
     assert "Ann Example" in named.stdout
     rounds = json.loads(cli("status", "--study", str(study2), "--json").stdout)
     assert rounds["attrition"] == [{"round": 2, "returned_previous": 3, "returned_both": 0,
-                                    "lost": 3, "rejoined": 0}]
+                                    "withdrawn": 0, "lost": 3, "rejoined": 0}]
 
 
 def _flattened(pdf: Path, out: Path) -> Path:

@@ -241,6 +241,31 @@ def test_at_most_two_reminders(study: Path, smtp: tuple[Recorder, int]) -> None:
     assert {e["kind"] for e in log} == {"questionnaire", "reminder"}
 
 
+def test_withdrawn_panellists_are_never_mailed_or_reminded(study: Path,
+                                                           smtp: tuple[Recorder, int],
+                                                           cli: Run) -> None:
+    handler, _ = smtp
+    assert cli("panel", "withdraw", "E2", "--study", str(study)).exit_code == 0
+    sent = cli("send", "--study", str(study), "--yes")
+    assert sent.exit_code == 0, sent.stderr
+    assert "E2: withdrew on" in sent.stdout
+    assert sorted(attachment_code(m) for m in handler.messages) == ["E1", "E3", "U1", "U3"]
+    resend = cli("send", "--study", str(study), "--yes", "--resend", "E2")
+    assert resend.exit_code == 2 and "withdrawn panellists are never mailed again" in \
+        resend.stderr
+
+    # withdrawing after the questionnaire went out: not reminded in this round either
+    assert cli("panel", "withdraw", "E3", "--study", str(study)).exit_code == 0
+    assert cli("panel", "withdraw", "U2", "--study", str(study)).exit_code == 0
+    preview = cli("remind", "--study", str(study), "--dry-run")
+    assert "to be reminded: E1, U1, U3" in preview.stdout
+    assert "by post" not in preview.stdout  # U2, the postal panellist, withdrew
+    result = cli("remind", "--study", str(study), "--yes")
+    assert result.exit_code == 0, result.stderr
+    reminded = [m for m in handler.messages if m["Subject"].startswith("Reminder")]
+    assert sorted(attachment_code(m) for m in reminded) == ["E1", "U1", "U3"]
+
+
 def test_dry_run_writes_eml_and_touches_no_log(study: Path, smtp: tuple[Recorder, int],
                                                cli: Run) -> None:
     handler, _ = smtp

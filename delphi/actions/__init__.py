@@ -15,6 +15,16 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors
     from delphi.actions.analysis import Analysis, analyse, compute_round, validate
     from delphi.actions.intake import EntryForm, enter_return, entry_form, import_returns
     from delphi.actions.mail import MailOutcome, MailRun, plan_mail, run_mail
+    from delphi.actions.panel import (
+        Created,
+        ItemsImported,
+        PanelImported,
+        Withdrawn,
+        import_items,
+        import_panel,
+        init_study,
+        withdraw,
+    )
     from delphi.actions.reporting import DEFAULT_REPORT_FORMATS, REPORT_FORMATS, Report, report
     from delphi.actions.rounds import (
         NewRound,
@@ -40,6 +50,8 @@ _MODULES = {
     "web": ("Links", "links", "issue_link", "WebRound"),
     "mail": ("MailRun", "MailOutcome", "plan_mail", "run_mail"),
     "reporting": ("REPORT_FORMATS", "DEFAULT_REPORT_FORMATS", "Report", "report"),
+    "panel": ("Created", "init_study", "PanelImported", "import_panel", "Withdrawn", "withdraw",
+              "ItemsImported", "import_items"),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 
@@ -60,6 +72,14 @@ __all__ = [  # noqa: RUF022 - grouped by module, as _MODULES
     "REPORT_FORMATS",
     "Report",
     "report",
+    "Created",
+    "init_study",
+    "PanelImported",
+    "import_panel",
+    "Withdrawn",
+    "withdraw",
+    "ItemsImported",
+    "import_items",
     "NewRound",
     "Preview",
     "Suggestions",

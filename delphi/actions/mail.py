@@ -75,6 +75,10 @@ def plan_mail(study: Path | str, kind: Kind, round: int | None = None,
     unknown = sorted(set(resend) - set(manifest.invited))
     if unknown:
         raise RoundStateError(f"--resend {unknown[0]}: not invited to round {round_no}")
+    for code in resend:
+        if (gone := people[code].withdrawn) is not None:
+            raise RoundStateError(f"--resend {code}: withdrew from the study on {gone.date}; "
+                                  "withdrawn panellists are never mailed again")
     panel = [people[c] for c in manifest.invited]
     entries = _mail_log(folder, round_no).entries()
     if kind == "questionnaire":

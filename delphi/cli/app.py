@@ -685,6 +685,156 @@ def validate(study: StudyOption = Path(".")) -> None:
     console().print(f"{study}: the study folder is valid.", markup=False)
 
 
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(
+        help="The new study's folder (made if it does not exist).", show_default=True,
+        metavar="DIR")] = Path("."),
+    title: Annotated[str | None, typer.Option(
+        "--title", help="The study's title (default: from the folder's name).",
+        show_default=False)] = None,
+) -> None:
+    """Start a study: study.yaml, an empty item bank and an empty roster, every field explained.
+
+    Never overwrites a study. Then add the panel and the statements from spreadsheets
+    (delphi panel import, delphi items import) and build round 1 (delphi new-round --round 1).
+
+    Example: delphi init pd-services --title "Community services"
+    """
+    from delphi import actions
+
+    outcome = actions.init_study(folder, title)
+    at = "" if folder == Path(".") else f" --study {folder}"
+    out = console()
+    out.print(f"Created the study {outcome.title!r} in {folder}: "
+              + ", ".join(outcome.study.display(p) for p in outcome.written), markup=False,
+              soft_wrap=True)
+    out.print("Next:\n"
+              f"  1. edit {folder / 'study.yaml'}: the title, scale, bands and stakeholder "
+              "groups\n"
+              f"  2. delphi panel import panel.xlsx{at}   (columns name, email, group; "
+              "optional code, delivery, address and any attribute)\n"
+              f"  3. delphi items import statements.csv{at}   (columns section, id, text, "
+              "section_title; optional kind)\n"
+              f"  4. delphi validate{at}, then delphi new-round --round 1{at}",
+              markup=False, soft_wrap=True)
+
+
+panel_app = typer.Typer(
+    cls=TyperGroup, no_args_is_help=True, rich_markup_mode=None,
+    help="Change the panel: add panellists from a spreadsheet, record a withdrawal.\n\n"
+    "Example: delphi panel withdraw EX03 --reason \"moved abroad\"")
+items_app = typer.Typer(
+    cls=TyperGroup, no_args_is_help=True, rich_markup_mode=None,
+    help="Change the item bank: add statements from a spreadsheet.\n\n"
+    "Example: delphi items import statements.csv")
+app.add_typer(panel_app, name="panel")
+app.add_typer(items_app, name="items")
+
+SheetArgument = Annotated[Path, typer.Argument(help="A CSV (UTF-8) or XLSX file.",
+                                               show_default=False, metavar="FILE")]
+
+
+@panel_app.command("import")
+def panel_import(file: SheetArgument, study: StudyOption = Path(".")) -> None:
+    """Add panellists from a spreadsheet to the roster: all or nothing.
+
+    Columns: name, email, group, and optionally code, delivery (email, web or post), address;
+    any other column is an attribute, ';' separating several values. A missing code is made
+    from the group (EX01, EX02, ...). Every problem is listed with its row; importing the
+    same file again changes nothing.
+
+    Example: delphi panel import panel.xlsx
+    """
+    from delphi import actions
+
+    outcome = actions.import_panel(study, file)
+    out = console()
+    if not _said_added(out, file, "panellist", "on the roster", len(outcome.added),
+                       len(outcome.unchanged), outcome.roster_file, ":"):
+        return
+    for gid, label in ((g.id, g.label) for g in outcome.study.settings.groups):
+        codes = [p.code for p in outcome.added if p.group == gid]
+        if codes:
+            out.print(f"  {label}: " + ", ".join(codes), markup=False, soft_wrap=True)
+
+
+@panel_app.command("withdraw")
+def panel_withdraw(
+    code: Annotated[str, typer.Argument(help="The panellist's code.", show_default=False)],
+    study: StudyOption = Path("."),
+    reason: Annotated[str | None, typer.Option(
+        "--reason", help="Why, for the record (kept in the roster, shown by status --names).",
+        show_default=False)] = None,
+) -> None:
+    """Record that a panellist has withdrawn: never invited, mailed or reminded again.
+
+    From the next round on they are not invited; send and remind skip them from now on, in
+    this round too. Returns they gave stay in the study and are analysed; status and the
+    report count the withdrawn apart from those who did not answer.
+
+    Example: delphi panel withdraw EX03 --reason "moved abroad"
+    """
+    from delphi import actions
+
+    outcome = actions.withdraw(study, code, reason)
+    p, w = outcome.panellist, outcome.panellist.withdrawn
+    assert w is not None
+    out = console()
+    if outcome.already:
+        out.print(f"{p.code} withdrew already, on {w.date}; nothing to do.", markup=False)
+        return
+    invited = (f"not invited from round {outcome.next_round} on" if w.round
+               else "not invited to any round")
+    kept = ""
+    if outcome.returned:
+        rounds = ", ".join(map(str, outcome.returned))
+        kept = (f" Their return{'s' if len(outcome.returned) > 1 else ''} to round"
+                f"{'s' if len(outcome.returned) > 1 else ''} {rounds} stay"
+                f"{'' if len(outcome.returned) > 1 else 's'} in the study and "
+                f"{'are' if len(outcome.returned) > 1 else 'is'} analysed.")
+    out.print(f"{p.code} withdrew on {w.date}: {invited}, and never mailed or reminded "
+              f"again.{kept} Recorded in {outcome.roster_file}.", markup=False, soft_wrap=True)
+
+
+def _said_added(out: Console, file: Path, noun: str, there: str, added: int, unchanged: int,
+                where: str, end: str) -> bool:
+    """Print what an import added (or that it added nothing); whether it added anything."""
+    if not added:
+        out.print(f"Nothing to add: the {unchanged} {noun}s of {file} are {there} already.",
+                  markup=False, soft_wrap=True)
+        return False
+    out.print(f"Added {added} {noun}{'s' if added != 1 else ''} to {where}"
+              + (f" ({unchanged} already there)" if unchanged else "") + end, markup=False,
+              soft_wrap=True)
+    return True
+
+
+@items_app.command("import")
+def items_import(file: SheetArgument, study: StudyOption = Path(".")) -> None:
+    """Add statements from a spreadsheet to the item bank: all or nothing.
+
+    Columns: section (its id), id, text, and optionally section_title (needed for a new
+    section) and kind (rating, ranking, ...). Ids are kept as text, so 1.10 stays 1.10. Every
+    problem is listed with its row; importing the same file again changes nothing.
+
+    Example: delphi items import statements.csv
+    """
+    from delphi import actions
+
+    outcome = actions.import_items(study, file)
+    out = console()
+    if not _said_added(out, file, "statement", "in the item bank", len(outcome.added),
+                       len(outcome.unchanged), ", ".join(outcome.files),
+                       f"; new sections: {', '.join(outcome.new_sections)}."
+                       if outcome.new_sections else "."):
+        return
+    if outcome.introduced > 1:
+        out.print(f"They are first asked in round {outcome.introduced} (introduced: "
+                  f"{outcome.introduced}), as round {outcome.introduced - 1} is built already.",
+                  markup=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point of the ``delphi`` console script and ``python -m delphi``."""
     app()

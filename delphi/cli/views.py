@@ -215,37 +215,51 @@ def analysis_view(result: RoundResult, manifest: Manifest, settings: Settings) -
 
 
 def status_view(status: RoundStatus, names: bool = False) -> RenderableType:
-    """``delphi status``: counts per group, rounds and attrition, the outstanding list."""
+    """``delphi status``: counts per group, rounds and attrition, withdrawn, the outstanding."""
     counts = Table(title=f"Round {status.round}: returns", title_justify="left",
                    show_edge=False, pad_edge=False)
-    for heading in ("Group", "Invited", "Returned", "Outstanding", "Rate"):
+    for heading in ("Group", "Invited", "Returned", "Withdrawn", "Outstanding", "Rate"):
         counts.add_column(heading, justify="left" if heading == "Group" else "right")
     for gid, c in status.groups.items():
         counts.add_row(status.labels.get(gid, gid), str(c.invited), str(c.returned),
-                       str(c.outstanding), pct(c.rate))
+                       str(c.withdrawn), str(c.outstanding), pct(c.rate))
     counts.add_section()
     o = status.overall
-    counts.add_row(Text("All", style="bold"), str(o.invited), str(o.returned),
+    counts.add_row(Text("All", style="bold"), str(o.invited), str(o.returned), str(o.withdrawn),
                    str(o.outstanding), pct(o.rate))
     parts: list[RenderableType] = [Text(status.study, style="bold"), counts]
 
     if len(status.rounds) > 1:
         flow = Table(title="Rounds and attrition", title_justify="left", show_edge=False,
                      pad_edge=False)
-        for heading in ("Round", "Invited", "Returned", "Rate", "Returned both", "Lost",
-                        "Rejoined"):
+        for heading in ("Round", "Invited", "Returned", "Rate", "Withdrawn", "Both",
+                        "Withdrew", "Lost", "Rejoined"):
             flow.add_column(heading, justify="right")
         attrition = {a.round: a for a in status.attrition}
         for r, c in status.rounds.items():
             a = attrition.get(r)
-            flow.add_row(str(r), str(c.invited), str(c.returned), pct(c.rate),
-                         str(a.returned_both) if a else "–", str(a.lost) if a else "–",
-                         str(a.rejoined) if a else "–")
-        parts += [Text(""), flow]
+            flow.add_row(str(r), str(c.invited), str(c.returned), pct(c.rate), str(c.withdrawn),
+                         *([str(a.returned_both), str(a.withdrawn), str(a.lost), str(a.rejoined)]
+                           if a else ["–"] * 4))
+        parts += [Text(""), flow, Text(
+            "Withdrawn: invited, withdrew without returning. Of those who returned the round "
+            "before: returned both rounds, withdrew, lost (no return); rejoined: returned this "
+            "round, not the one before.", style="dim")]
+
+    if status.withdrawn:
+        parts += [Text(""), Text(f"Withdrawn ({len(status.withdrawn)}), never mailed again"
+                                 + ("" if names else "; --names shows the reasons") + ":",
+                                 style="bold")]
+        for w in status.withdrawn:
+            when = f"{w.date}, during round {w.round}" if w.round else f"{w.date}, before round 1"
+            reason = f": {w.reason}" if names and w.reason else ""
+            parts.append(Text(f"  {w.code} ({status.labels.get(w.group, w.group)}; {when})"
+                              f"{reason}"))
 
     parts.append(Text(""))
     if not status.outstanding:
-        parts.append(Text("Everyone invited has returned.", style="bold green"))
+        parts.append(Text("Everyone invited has returned"
+                          + (" or withdrawn." if o.withdrawn else "."), style="bold green"))
     elif names:
         waiting = Table(title=f"Outstanding ({len(status.outstanding)})", title_justify="left",
                         show_edge=False, pad_edge=False)

@@ -81,13 +81,25 @@ def interrupted(entries: Sequence[LogEntry], kind: Kind) -> set[str]:
     return {e.code for e in _latest(entries).values() if e.kind == kind and e.status == "pending"}
 
 
+def withdrawal_note(p: Panellist) -> str:
+    """Why a withdrawn panellist is not mailed: ``withdrew on 2026-11-23``."""
+    assert p.withdrawn is not None
+    return f"withdrew on {p.withdrawn.date.isoformat()}"
+
+
 def plan_questionnaires(panel: Sequence[Panellist], entries: Sequence[LogEntry],
                         resend: Collection[str] = ()) -> Mailing:
-    """Every invited e-mail panellist not yet sent the questionnaire; postal ones apart."""
+    """Every invited e-mail panellist not yet sent the questionnaire; postal ones apart.
+
+    Withdrawn panellists are never mailed, not even with ``resend``.
+    """
     sent = delivered(entries, "questionnaire")
     unsure = interrupted(entries, "questionnaire")
     recipients, skipped, uncertain = [], {}, []
     for p in panel:
+        if p.is_withdrawn:
+            skipped[p.code] = withdrawal_note(p)
+            continue
         if p.delivery not in EMAILED:
             continue
         if p.code in resend:
@@ -99,8 +111,8 @@ def plan_questionnaires(panel: Sequence[Panellist], entries: Sequence[LogEntry],
         else:
             recipients.append(p)
     return Mailing(kind="questionnaire", recipients=recipients,
-                   by_post=[p for p in panel if p.delivery == "post"], skipped=skipped,
-                   uncertain=uncertain)
+                   by_post=[p for p in panel if p.delivery == "post" and not p.is_withdrawn],
+                   skipped=skipped, uncertain=uncertain)
 
 
 def plan_reminders(panel: Sequence[Panellist], entries: Sequence[LogEntry],
@@ -109,7 +121,8 @@ def plan_reminders(panel: Sequence[Panellist], entries: Sequence[LogEntry],
     """Panellists without a return who were sent the questionnaire, up to ``max_reminders``.
 
     Nobody is reminded twice within ``gap`` (so running ``remind`` again after an interruption
-    reaches only those the first run did not), nor more than ``max_reminders`` times.
+    reaches only those the first run did not), nor more than ``max_reminders`` times, nor at
+    all once they have withdrawn.
     """
     sent = delivered(entries, "questionnaire")
     reminded = delivered(entries, "reminder")
@@ -117,6 +130,9 @@ def plan_reminders(panel: Sequence[Panellist], entries: Sequence[LogEntry],
     recipients, skipped, uncertain = [], {}, []
     for p in panel:
         if p.code in returned:
+            continue
+        if p.is_withdrawn:
+            skipped[p.code] = withdrawal_note(p)
             continue
         if p.delivery not in EMAILED:
             continue
@@ -132,7 +148,8 @@ def plan_reminders(panel: Sequence[Panellist], entries: Sequence[LogEntry],
                               f"{gap.days} days ago"
         else:
             recipients.append(p)
-    by_post = [p for p in panel if p.delivery == "post" and p.code not in returned]
+    by_post = [p for p in panel
+               if p.delivery == "post" and p.code not in returned and not p.is_withdrawn]
     return Mailing(kind="reminder", recipients=recipients, by_post=by_post, skipped=skipped,
                    uncertain=uncertain)
 

@@ -32,6 +32,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -179,6 +180,23 @@ class Group(Strict):
     id: Identifier
     label: Text
     short: Text | None = Field(None, max_length=12)
+    prefix: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8,
+                                             pattern=r"^[A-Za-z][A-Za-z0-9]*$")] | None = Field(
+        None, description="start of the codes `delphi panel import` makes for the group "
+                          "(default: from the group id, expert -> EX, service_user -> SU)")
+
+    @property
+    def code_prefix(self) -> str:
+        """The start of generated codes: ``prefix``, else the id's initials or first letters.
+
+        It depends on the group alone, so codes made later never change earlier ones.
+        """
+        if self.prefix:
+            return self.prefix.upper()
+        words = [w for w in re.split(r"[^A-Za-z0-9]+", self.id) if w]
+        if len(words) > 1:
+            return "".join(w[0] for w in words[:3]).upper()
+        return words[0][:2].upper()
 
     @property
     def chart_label(self) -> str:
@@ -612,9 +630,12 @@ class Section(AnswerSettings):
 
 
 class ItemBank(Strict):
-    """``questionnaires/*.yaml``: every statement the study may ask, in sections."""
+    """``questionnaires/*.yaml``: every statement the study may ask, in sections.
 
-    sections: list[Section] = Field(min_length=1)
+    A new study's bank may be empty (``sections: []``); a round needs at least one item.
+    """
+
+    sections: list[Section] = Field(default_factory=list)
 
     def items(self) -> list[tuple[Section, Item]]:
         """Every item with its section, in questionnaire order."""
@@ -627,6 +648,20 @@ class ItemBank(Strict):
 Attribute = str | list[str]
 
 
+class Withdrawal(Strict):
+    """``withdrawn:`` in a roster entry, as ``delphi panel withdraw`` writes it.
+
+    The panellist is not invited to any round after ``round`` (the round in progress when
+    they withdrew; none if they withdrew before round 1) and is never mailed or reminded
+    again. Returns they gave before stay in the study and are analysed.
+    """
+
+    date: date
+    round: int | None = Field(None, ge=1, description="the round in progress; the last one "
+                                                      "they were invited to")
+    reason: str | None = None
+
+
 class Panellist(Strict):
     """A member of the panel. Only ``code`` ever appears on what other panellists receive."""
 
@@ -637,6 +672,7 @@ class Panellist(Strict):
     attributes: dict[Identifier, Attribute] = Field(default_factory=dict)
     delivery: Literal["email", "web", "post"] = "email"  # web: a private link by e-mail
     address: str | None = None
+    withdrawn: Withdrawal | None = None
 
     @field_validator("email")
     @classmethod
@@ -660,11 +696,29 @@ class Panellist(Strict):
             return []
         return [value] if isinstance(value, str) else list(value)
 
+    @property
+    def is_withdrawn(self) -> bool:
+        """Whether the panellist has withdrawn: never mailed, reminded or let in again."""
+        return self.withdrawn is not None
+
+    def invited_to(self, round_no: int) -> bool:
+        """Whether a round built now invites the panellist (not after their withdrawal)."""
+        w = self.withdrawn
+        return w is None or (w.round is not None and round_no <= w.round)
+
+    def withdrawn_by(self, round_no: int) -> bool:
+        """Whether the panellist had withdrawn by ``round_no`` (in it or before)."""
+        w = self.withdrawn
+        return w is not None and (w.round is None or w.round <= round_no)
+
 
 class Roster(Strict):
-    """``panels/*.yaml``: who is on the panel."""
+    """``panels/*.yaml``: who is on the panel.
 
-    panellists: list[Panellist] = Field(min_length=1)
+    A new study's roster may be empty (``panellists: []``); a round needs someone to invite.
+    """
+
+    panellists: list[Panellist] = Field(default_factory=list)
 
     def by_code(self) -> dict[str, Panellist]:
         """Panellists keyed by code."""

@@ -29,7 +29,8 @@ def build_manifest(settings: Settings, bank: ItemBank, roster: Roster, round_no:
     that round, and it is not in ``exclude`` (items that reached consensus earlier, say).
     ``exclude`` may also name answer keys ``<item id>/<dimension id>``: such an item is asked
     with its other dimensions only, and not at all once every dimension is excluded. Its
-    text is the wording in force in that round. Every panellist on the roster is invited.
+    text is the wording in force in that round. Every panellist on the roster is invited,
+    except those who withdrew before that round (see ``Panellist.invited_to``).
     """
     sections: list[ManifestSection] = []
     items: list[ManifestItem] = []
@@ -53,7 +54,7 @@ def build_manifest(settings: Settings, bank: ItemBank, roster: Roster, round_no:
             items.append(ManifestItem(
                 id=item.id, section=section.id, kind=section.kind, text=text, dimensions=dims,
                 hash=ManifestItem.hash_of(item.id, section.id, section.kind, text, dims)))
-    invited = [p.code for p in roster.panellists]
+    invited = [p.code for p in roster.panellists if p.invited_to(round_no)]
     return Manifest(study=settings.title, round=round_no, sections=sections, items=items,
                     invited=invited,
                     hash=Manifest.hash_of(settings.title, round_no, sections, items, invited))
@@ -92,6 +93,17 @@ def plan_round(settings: Settings, bank: ItemBank, roster: Roster, round_no: int
     wording. ``keep`` asks again items (or ``<item>/<dimension>``) that reached consensus;
     ``drop`` leaves out items (or one dimension) that did not.
     """
+    if not bank.items():
+        raise DelphiError(Problem("the item bank has no statements yet: add them with 'delphi "
+                                  "items import FILE' or by hand", file=", ".join(
+                                      settings.item_bank_files)))
+    if not any(p.invited_to(round_no) for p in roster.panellists):
+        raise DelphiError(Problem(
+            "there is nobody to invite: " + ("every panellist has withdrawn" if
+                                             roster.panellists else
+                                             "the roster has no panellists yet; add them with "
+                                             "'delphi panel import FILE' or by hand"),
+            file=", ".join(settings.roster_files)))
     known = {item.id for _, item in bank.items()} | {
         answer_key(item.id, d.id) for s in bank.sections for item in s.items
         for d in s.dimensions or ()}

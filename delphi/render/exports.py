@@ -92,10 +92,12 @@ def workbook(data: ReportData, results: Mapping[int, RoundResult],
     _row(summary, [data.study])
     _row(summary, [_("Method"), method(data, language)])
     _row(summary, [])
-    _row(summary, [_("Round"), _("Invited"), _("Returned"), _("Rate")])
+    _row(summary, [_("Round"), _("Invited"), _("Returned"), _("Withdrawn"), _("No return"),
+                   _("Rate")])
     for response in data.response:
-        _row(summary, [response.round, response.overall.invited, response.overall.returned,
-                       response.overall.rate])
+        o = response.overall
+        _row(summary, [response.round, o.invited, o.returned, o.withdrawn, o.outstanding,
+                       o.rate])
     _row(summary, [])
     _row(summary, [_("Consensus items"), _("Statement"), _("Round"), _("Band"), _("Share")])
     for e in data.consensus:

@@ -77,6 +77,10 @@ def method(data: ReportData, language: Language) -> str:
                        scope=rule.scope)
     quantiles = _("R type 7 (linear)") if s.quartiles == "linear" else _("SPSS (type 6)")
     response = "; ".join(
+        _("round %(round)s %(returned)s of %(invited)s (%(share)s; %(withdrawn)s withdrew)",
+          round=r.round, returned=r.overall.returned, invited=r.overall.invited,
+          share=language.percent(r.overall.rate or 0, 1), withdrawn=r.overall.withdrawn)
+        if r.overall.withdrawn else
         _("round %(round)s %(returned)s of %(invited)s (%(share)s)", round=r.round,
           returned=r.overall.returned, invited=r.overall.invited,
           share=language.percent(r.overall.rate or 0, 1)) for r in data.response)
@@ -139,8 +143,9 @@ def checklist(data: ReportData, language: Language) -> list[tuple[str, str]]:
            dropped=data.totals.reached, added=sum(len(v) for v in data.items_added.values()),
            reworded=sum(len(v) for v in data.items_reworded.values()))),
         (_("Attrition between rounds"),
-         "; ".join(_("round %(round)s: %(lost)s lost, %(rejoined)s rejoined", round=a.round,
-                     lost=a.lost, rejoined=a.rejoined) for a in data.flow)
+         "; ".join(_("round %(round)s: %(lost)s lost, %(withdrawn)s withdrew, %(rejoined)s "
+                     "rejoined", round=a.round, lost=a.lost, withdrawn=a.withdrawn,
+                     rejoined=a.rejoined) for a in data.flow)
          or _("one round only")),
         (_("Results for every item, including those without consensus"),
          _("rounds/round-N/results.json and results.csv; this report's exports")),
@@ -289,6 +294,13 @@ def _bands(bands: dict[str, float | None], language: Language) -> str:
     return ", ".join(f"{b} {language.percent(v, 1)}" for b, v in bands.items())
 
 
+def withdrawn_note(language: Language) -> str:
+    """What the response table's "Withdrawn" counts."""
+    return language._("Withdrawn: invited, withdrew from the study without returning the "
+                      "round; they are not counted among those with no return, and not invited "
+                      "again.")
+
+
 def markdown(data: ReportData, language: Language) -> str:
     """The report in Markdown."""
     _ = language._
@@ -303,15 +315,18 @@ def markdown(data: ReportData, language: Language) -> str:
 
     lines = [f"# {_('%(study)s: Delphi study report', study=data.study)}", "",
              f"## {_('Method')}", "", method(data, language), "", f"## {_('Response')}", ""]
-    lines += _md_table([_("Round"), _("All"), *labels.values()], [
+    lines += _md_table([_("Round"), _("All"), *labels.values(), _("Withdrawn"), _("No return")], [
         [str(r.round), f"{r.overall.returned}/{r.overall.invited} ({pct(r.overall.rate)})",
-         *[f"{c.returned}/{c.invited} ({pct(c.rate)})" for c in r.groups.values()]]
+         *[f"{c.returned}/{c.invited} ({pct(c.rate)})" for c in r.groups.values()],
+         str(r.overall.withdrawn), str(r.overall.outstanding)]
         for r in data.response])
+    lines += [withdrawn_note(language), ""]
     if data.flow:
         lines += _md_table([_("Round"), _("Returned previous round"), _("Returned both"),
-                            _("Lost"), _("Rejoined")],
+                            _("Withdrew"), _("Lost"), _("Rejoined")],
                            [[str(a.round), str(a.returned_previous), str(a.returned_both),
-                             str(a.lost), str(a.rejoined)] for a in data.flow])
+                             str(a.withdrawn), str(a.lost), str(a.rejoined)]
+                            for a in data.flow])
     lines += [f"## {_('Items reaching consensus')}", "", _totals(data, language), ""]
     lines += _md_table([_("Item"), _("Statement"), _("Round"), _("Consensus")], [
         [e.id, e.text, f"R{e.round}", f"{e.band} ({pct(e.share)})"] for e in data.consensus])
@@ -419,6 +434,7 @@ class ReportContext(BaseModel):
     lowest: str  # the item with the lowest consensus, in a sentence ("" if none)
     under_half: list[str]  # an introduction, then each item with under half in every band
     stability: StabilityTable | None  # by the study's statistic; None before round 2
+    withdrawn_note: str  # what the response table's "Withdrawn" counts
     language: str  # the panel's language (BCP 47), for <html lang>
     dir: str  # its direction, ltr or rtl
 
@@ -435,7 +451,7 @@ def report_context(data: ReportData, results: dict[int, RoundResult],
         largest=[finding(f, language) for f in data.subgroups[:LARGEST]],
         lowest=lowest, under_half=under_half,
         stability=stability_table(data, language) if data.stability else None,
-        language=language.tag, dir=language.direction)
+        withdrawn_note=withdrawn_note(language), language=language.tag, dir=language.direction)
 
 
 def html(study_root: Path, data: ReportData, results: dict[int, RoundResult],

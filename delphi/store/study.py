@@ -205,6 +205,14 @@ class Study:
         """``rounds/round-N/web/form-key``: the key signing the web forms' tokens."""
         return self.web_dir(round_no) / "form-key"
 
+    def roster_paths(self) -> list[tuple[str, Path]]:
+        """The roster files, each as (its name in study.yaml, its path)."""
+        return [(r, self._inside(r, "roster")) for r in self.settings.roster_files]
+
+    def item_bank_paths(self) -> list[tuple[str, Path]]:
+        """The item bank files, each as (its name in study.yaml, its path)."""
+        return [(r, self._inside(r, "item_bank")) for r in self.settings.item_bank_files]
+
     def _inside(self, relative: str, what: str) -> Path:
         path = (self.root / relative).resolve()
         if not path.is_relative_to(self.root.resolve()):
