@@ -435,7 +435,7 @@ def test_the_whole_loop_from_init(tmp_path: Path, cli: Run) -> None:
     assert cli("init", str(root), "--title", "Community services").exit_code == 0
     study_yaml = root / "study.yaml"
     study_yaml.write_text(study_yaml.read_text().replace(
-        "  # - {id: service_user, label: Service users, prefix: SU}",
+        "  # - {id: service_user, label: Service users, short: Users, prefix: SU}",
         "  - {id: service_user, label: Service users}"))
     people = [["Name", "E-mail", "Group", "Delivery", "Address", "background"]]
     for i in range(30):
@@ -475,5 +475,5 @@ def test_the_whole_loop_from_init(tmp_path: Path, cli: Run) -> None:
     report = cli("report", "--format", "md,json", "--study", str(root))
     assert report.exit_code == 0, report.stderr
     text = (root / "report/report.md").read_text()
-    assert "| 1 | 24/30 (80.0 %) | 12/15 (80.0 %) | 12/15 (80.0 %) | 1 | 5 |" in text
+    assert "| 1 | 24/30 (80.0%) | 12/15 (80.0%) | 12/15 (80.0%) | 1 | 5 |" in text
     assert "| 2 | 24 | 0 | 1 | 23 | 0 |" in text  # one who returned round 1 withdrew
