@@ -366,6 +366,12 @@ def test_next_round_asks_open_dimensions_and_drops_choices_at_consensus(tmp_path
     assert items["2.1"].dimensions == ["feasibility"]
     asked = [q.key for q in questions(study.settings, plan.manifest)]
     assert asked == ["1.2", "2.1/feasibility"]
+    from delphi.core.report import build_report
+
+    totals = build_report(study.settings, study.roster, {1: study.manifest(1)},
+                          {1: study.returns(1)}, {1: result}).totals
+    assert (totals.asked, totals.reached) == (5, 3)  # 1.1, 1.2, 2.1 twice, 3.1
+    assert totals.by_band == {"unimportant": 0, "neutral": 0, "important": 2, "yes": 1}
     kept = plan_round(study.settings, study.bank, study.roster, 2, [result], keep=["2.1"])
     assert [q.key for q in questions(study.settings, kept.manifest)] == [
         "1.2", "2.1/importance", "2.1/feasibility"]

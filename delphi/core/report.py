@@ -156,11 +156,15 @@ def _response(settings: Settings, roster: Roster, manifests: Mapping[int, Manife
 
 def _totals(settings: Settings, ordered: Sequence[RoundResult],
             reached: Sequence[EarlierConsensus]) -> Totals:
-    """How many rating items were asked and how many reached consensus, by band."""
-    rating_ids = {i.id for r in ordered for i in r.items if i.kind == "rating"}
-    by_band = {b.name: sum(1 for e in reached if e.band == b.name) for b in settings.bands}
-    return Totals(asked=len(rating_ids), reached=len(reached),
-                  share=len(reached) / len(rating_ids) if rating_ids else None,
+    """How many ratings and choices were asked and how many reached consensus.
+
+    By band or option; a statement's dimensions count apart, as they reach consensus apart.
+    """
+    judged = {i.key for r in ordered for i in r.items if i.judged}
+    names = dict.fromkeys([*(b.name for b in settings.bands), *(e.band for e in reached)])
+    by_band = {name: sum(1 for e in reached if e.band == name) for name in names}
+    return Totals(asked=len(judged), reached=len(reached),
+                  share=len(reached) / len(judged) if judged else None,
                   by_band=by_band)
 
 
