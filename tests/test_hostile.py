@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from delphi.core.models import PanelReturn
 from delphi.store.study import Study
 from tests.conftest import Result, tree_digest
 
@@ -538,6 +539,19 @@ def test_new_round_force_killed_at_random_points_leaves_a_valid_study(make_study
         assert folder.rounds() == [1]
         assert not [p for p in (study / "rounds").iterdir()
                     if p.name.startswith(".") and p.name != ".backups"]
+        assert not list((study / "rounds").rglob("*.tmp"))
+
+
+def test_a_killed_runs_half_written_files_are_removed(make_study: Make) -> None:
+    import os
+
+    study = make_study()
+    dead = study / "rounds/round-1/.results.json.pid999999999.x1y2.tmp"
+    dead.write_text('{"half": ')
+    mine = study / f"rounds/round-1/.results.csv.pid{os.getpid()}.tmp"
+    mine.write_text("being written")
+    assert Study(study).rounds() == [1]
+    assert not dead.exists() and mine.exists()
 
 
 # ----------------------------------------------------------------------------- study files
@@ -659,3 +673,86 @@ def test_a_damaged_mail_log_line_is_named(make_study: Make, cli: Run, line: byte
         result = cli(*command, "--study", str(study))
         assert result.exit_code == 2
         assert result.stderr.startswith("error: " + expected), result.stderr
+
+
+# ----------------------------------------------------------------------------- generated
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+CSV_PIECES = ["code", "item", "rating", "comment", "comment:1.1", "suggestions", "1.1", "1.2",
+              "5.1", "E1", "e2", "U1", "U2", "7", "9", "10", "0", "7.0", "1e0", "'", "''Tis",
+              "=1+1", "-", "@x", '"', '""', ",", "\n", "\r\n", "\r", " ", "\t", "é", "\x00"]
+
+
+@pytest.fixture(scope="module")
+def round_1(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    from tests.conftest import ITEMS_YAML, PANEL_YAML, STUDY_YAML, build_tree, write_manifest
+
+    root = build_tree(tmp_path_factory.mktemp("generated") / "study", {
+        "study.yaml": STUDY_YAML, "questionnaires/items.yaml": ITEMS_YAML,
+        "panels/panel.yaml": PANEL_YAML})
+    write_manifest(root)
+    return Study(root)
+
+
+CELL = st.lists(st.sampled_from(CSV_PIECES), max_size=4).map("".join)
+ROWS = st.lists(st.tuples(st.sampled_from(["E1", "E2", "U1", "u2"]), CELL, CELL, CELL),
+                max_size=4).map(lambda rows: "".join(",".join(r) + "\n" for r in rows))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.lists(st.sampled_from(CSV_PIECES), max_size=40).map("".join),
+                 ROWS.map("code,1.1,comment:1.1,suggestions\n".__add__),
+                 ROWS.map("code,item,rating,comment\n".__add__)))
+def test_any_csv_is_read_exactly_or_refused(round_1: Study, text: str) -> None:
+    """Whatever a CSV holds: problems, or returns that the canonical file holds exactly."""
+    import tempfile
+
+    from delphi.store.returns_csv import ReturnsReader, returns_csv_text
+
+    manifest = round_1.manifest(1)
+    reader = ReturnsReader(manifest, round_1.settings)
+    reader.read(Path("x.csv"), "x.csv", data=text.encode("utf-8"))
+    if reader.problems:
+        assert all(p.file == "x.csv" for p in reader.problems)
+        return
+    returns = reader.returns()
+    again = ReturnsReader(manifest, round_1.settings)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "returns.csv"
+        path.write_text(returns_csv_text(manifest, returns, round_1.settings), encoding="utf-8")
+        again.read(path, "returns.csv", escaped=True)
+    assert again.problems == []
+
+    def answers(rs: list[PanelReturn]) -> list[tuple[object, ...]]:
+        return [(r.code, {k: v for k, v in r.ratings.items() if v is not None}, r.comments,
+                 r.suggestions) for r in rs]
+
+    assert answers(again.returns()) == answers(returns)
+
+
+YAML_PIECES = ["title", "scale", "min", "max", "bands", "groups", "id", "label", "name", ":",
+               ": ", "- ", "\n", "  ", "{", "}", "[", "]", ",", "&a ", "*a", "!!python/object",
+               "'", '"', "1", "1.10", "9" * 30, "-1", "yes", "null", "~", "#", "|", ">", "\t",
+               "é", "\x00", "\ufeff", "? ", "<<: *a"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(YAML_PIECES), max_size=50).map("".join))
+def test_any_yaml_loads_or_is_one_clear_problem(text: str) -> None:
+    import tempfile
+
+    from delphi.core.models import Settings
+    from delphi.errors import DelphiError
+    from delphi.store.yamlfile import load_model
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "study.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            load_model(path, "study.yaml", Settings)
+        except DelphiError as exc:
+            assert exc.problems
+            assert all(str(p).startswith("study.yaml") for p in exc.problems)

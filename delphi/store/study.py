@@ -42,6 +42,7 @@ MANIFEST_FILE = "questionnaire.yaml"
 QUESTIONNAIRES = "questionnaires"
 CANONICAL_RETURNS = "returns.csv"  # the returns file delphi owns in rounds/round-N/returns/
 ROUND_DIR = re.compile(r"^round-([1-9][0-9]*)$")
+TEMPORARY = re.compile(r"\.pid([0-9]+)\.(?:[^.]+\.)?tmp$")  # atomic_write's, write_bytes'
 BACKUP_DIR = re.compile(r"^round-([1-9][0-9]*)-[0-9]{8}T[0-9]{6}(?:-[0-9]+)?$")  # not -pdfs-
 
 T = TypeVar("T")
@@ -67,7 +68,8 @@ def atomic_write(files: dict[Path, str]) -> None:
     try:
         for path, text in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp",
+                                       dir=path.parent)
             os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; study files are ordinary files
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
@@ -85,7 +87,7 @@ def atomic_write(files: dict[Path, str]) -> None:
 def write_bytes(path: Path, data: bytes) -> None:
     """Write a binary file through a temporary name beside it, so it is never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.pid{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
@@ -560,7 +562,13 @@ def _free_backup(study: Study, label: str) -> Path:
 
 
 def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+    """Whether the process that owns a journal, staging folder or temporary file still runs.
+
+    This one does: another thread of a server may be writing.
+    """
+    if pid == os.getpid():
+        return True
+    if not isinstance(pid, int) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -615,6 +623,10 @@ def settle_replacements(study: Study) -> list[str]:
         pid = staging.name.rpartition("-")[2]
         if staging.is_dir() and not _alive(int(pid) if pid.isdigit() else None):
             shutil.rmtree(staging, ignore_errors=True)  # a killed run's, never moved in place
+    for tmp in base.rglob(".*.tmp"):  # a killed run's half-written file (see atomic_write)
+        match = TEMPORARY.search(tmp.name)
+        if match and not _alive(int(match.group(1))):
+            tmp.unlink(missing_ok=True)
     return done
 
 
