@@ -563,3 +563,18 @@ def test_a_round_built_while_serving_closes_the_served_one(
     assert refused.status_code == 410
     assert not (study / "rounds/round-2/web/drafts").exists()
     assert client.get("/q/" + "x" * 32).status_code == 404  # unknown links stay unknown
+
+
+def test_a_withdrawn_panellists_link_stops_working(study: Path, cli: Run) -> None:
+    urls = links(study).links
+    client = TestClient(create_app(study), follow_redirects=False)
+    assert client.get(path_of(urls["E2"])).status_code == 200
+    result = cli("panel", "withdraw", "E2", "--study", str(study))
+    assert result.exit_code == 0, result.stderr
+    assert "Their private link to answer on the web no longer works." in result.stdout
+    assert client.get(path_of(urls["E2"])).status_code == 404  # the running server too
+    assert client.get(path_of(urls["E1"])).status_code == 200
+    assert "E2" not in links(study).links  # no new link for them
+    refused = cli("links", "E2", "--study", str(study))
+    assert refused.exit_code == 2 and "a withdrawn panellist gets no link" in refused.stderr
+    assert client.get(path_of(urls["E2"])).status_code == 404

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,10 +24,12 @@ from delphi.core.bank import section_model
 from delphi.core.checks import check_bank, check_roster
 from delphi.core.models import Item, ItemBank, Panellist, Roster, Section, Withdrawal
 from delphi.core.panel import import_panellists
+from delphi.core.web import LinkEvent, live_links
 from delphi.errors import DelphiError, Problem
 from delphi.store import roundtrip
 from delphi.store.study import SETTINGS_FILE, Study, atomic_write
 from delphi.store.tables import read_sheet
+from delphi.store.web import WebStore
 from delphi.store.yamlfile import dump_yaml, load_model
 
 M = TypeVar("M", bound=BaseModel)
@@ -153,6 +155,7 @@ class Withdrawn:
     already: bool
     returned: list[int]  # rounds with a return from the panellist (kept and analysed)
     next_round: int  # the first round they are not invited to
+    links_revoked: list[int]  # rounds whose private links of theirs stopped working
 
 
 def withdraw(study: Path | str, code: str, reason: str | None = None,
@@ -160,8 +163,9 @@ def withdraw(study: Path | str, code: str, reason: str | None = None,
     """Record that a panellist has withdrawn: ``withdrawn:`` in their roster entry.
 
     They are not invited to any round built after the latest one, and never mailed or
-    reminded again, in that round either. Their returns stay in the study and are analysed.
-    Withdrawing someone who has withdrawn already changes nothing.
+    reminded again, in that round either; their private links to answer on the web are
+    revoked. Their returns stay in the study and are analysed. Withdrawing someone who has
+    withdrawn already changes nothing.
     """
     folder = Study(study).validated()
     wanted = code.strip().upper()
@@ -180,7 +184,8 @@ def withdraw(study: Path | str, code: str, reason: str | None = None,
         raise AssertionError(person.code)
     if person.withdrawn is not None:
         after = person.withdrawn.round or 0
-        return Withdrawn(folder, person, relative, True, returned, after + 1)
+        revoked = _revoke_links(folder, person.code, rounds)  # if a first run stopped short
+        return Withdrawn(folder, person, relative, True, returned, after + 1, revoked)
     record = Withdrawal(date=today or date.today(), round=rounds[-1] if rounds else None,
                         reason=" ".join(reason.split()) if reason and reason.strip() else None)
     changed = person.model_copy(update={"withdrawn": record})
@@ -191,7 +196,22 @@ def withdraw(study: Path | str, code: str, reason: str | None = None,
     roundtrip.set_key(entry, "withdrawn", roundtrip.flow(
         record.model_dump(exclude_none=True)))
     roundtrip.save([(document, _verifier(relative, Roster, expected))])
-    return Withdrawn(folder, changed, relative, False, returned, (record.round or 0) + 1)
+    revoked = _revoke_links(folder, person.code, rounds)
+    return Withdrawn(folder, changed, relative, False, returned, (record.round or 0) + 1,
+                     revoked)
+
+
+def _revoke_links(folder: Study, code: str, rounds: list[int]) -> list[int]:
+    """Revoke a withdrawn panellist's live private links, in every round; the rounds."""
+    revoked = []
+    for round_no in rounds:
+        store = WebStore(folder, round_no)
+        if not store.link_log.is_file() or code not in live_links(store.link_events()).values():
+            continue
+        store.append_links([LinkEvent(time=datetime.now().astimezone(), action="revoked",
+                                      code=code, reason="withdrew from the study")])
+        revoked.append(round_no)
+    return revoked
 
 
 # ----------------------------------------------------------------------------- items import

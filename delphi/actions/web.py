@@ -90,6 +90,8 @@ def links(study: Path | str = ".", round: int | None = None, codes: Sequence[str
           revoke: Sequence[str] = (), now: datetime | None = None) -> Links:
     """Issue private links (every invited panellist, or ``codes``), or revoke panellists' links.
 
+    Panellists who have withdrawn get no link (``delphi panel withdraw`` revoked theirs).
+
     Each call issues new links; links issued before keep working until revoked. With
     ``revoke`` and no ``codes``, links are only revoked.
     """
@@ -97,7 +99,13 @@ def links(study: Path | str = ".", round: int | None = None, codes: Sequence[str
     round_no = folder.latest_round(round)
     manifest = folder.manifest(round_no)
     stop = _invited(manifest, revoke, "--revoke ")
-    chosen = _invited(manifest, codes, "") if codes else ([] if stop else manifest.invited)
+    people = folder.roster.by_code()
+    chosen = _invited(manifest, codes, "") if codes else (
+        [] if stop else [c for c in manifest.invited if not people[c].is_withdrawn])
+    for code in chosen:
+        if (gone := people[code].withdrawn) is not None:
+            raise RoundStateError(f"{code!r}: withdrew from the study on {gone.date}; a "
+                                  "withdrawn panellist gets no link")
     issued = _issue(folder, round_no, chosen, "links", now, revoke=stop)
     store = WebStore(folder, round_no)
     return Links(folder, round_no, base_url(folder), folder.settings.web is not None, issued,

@@ -770,8 +770,9 @@ def panel_withdraw(
     """Record that a panellist has withdrawn: never invited, mailed or reminded again.
 
     From the next round on they are not invited; send and remind skip them from now on, in
-    this round too. Returns they gave stay in the study and are analysed; status and the
-    report count the withdrawn apart from those who did not answer.
+    this round too, and their private links to answer on the web stop working. Returns they
+    gave stay in the study and are analysed; status and the report count the withdrawn apart
+    from those who did not answer.
 
     Example: delphi panel withdraw EX03 --reason "moved abroad"
     """
@@ -793,8 +794,12 @@ def panel_withdraw(
                 f"{'s' if len(outcome.returned) > 1 else ''} {rounds} stay"
                 f"{'' if len(outcome.returned) > 1 else 's'} in the study and "
                 f"{'are' if len(outcome.returned) > 1 else 'is'} analysed.")
+    links = (f" Their private link{'s' if len(outcome.links_revoked) > 1 else ''} to answer "
+             "on the web no longer work" + ("s" if len(outcome.links_revoked) == 1 else "") + "."
+             if outcome.links_revoked else "")
     out.print(f"{p.code} withdrew on {w.date}: {invited}, and never mailed or reminded "
-              f"again.{kept} Recorded in {outcome.roster_file}.", markup=False, soft_wrap=True)
+              f"again.{kept}{links} Recorded in {outcome.roster_file}.", markup=False,
+              soft_wrap=True)
 
 
 def _said_added(out: Console, file: Path, noun: str, there: str, added: int, unchanged: int,
