@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from delphi.actions.web import base_url, issue_link
 from delphi.core.mailing import (
@@ -19,6 +21,7 @@ from delphi.core.mailing import (
     plan_reminders,
     reminder_number,
 )
+from delphi.core.models import Panellist
 from delphi.core.web import link_url
 from delphi.errors import DelphiError, Problem, RoundStateError
 from delphi.i18n import Language
@@ -108,11 +111,38 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
     Each message is logged ``pending`` before it goes to the server and ``sent`` or ``failed``
     after, so an interrupted run can be run again without mailing anyone twice.
     """
-    from delphi.mail.messages import build_message
-    from delphi.mail.smtp import Mailer, NotSent, PermanentFailure
-    from delphi.render.templates import environment
+    from delphi.mail.smtp import Mailer
 
-    folder, round_no, mailing = run.study, run.round, run.mailing
+    _check_ready(run, dry_run)
+    folder, mailing = run.study, run.mailing
+    settings = folder.settings
+    clock = now or (lambda: datetime.now().astimezone())
+    posting = _Posting(run, dry_run, clock, written_date(deadline, folder.language))
+    outcome = MailOutcome(sent=[], failed={},
+                          outbox=folder.outbox_dir(run.round) if dry_run else None)
+    if mailing.kind == "questionnaire" and mailing.by_post:  # printable, before anything goes
+        from delphi.render.bundle import cover_letters
+
+        cover_letters(folder.root, mailing.by_post, folder.language, **posting.letters)
+    interval = 60.0 / rate if rate else 0.0
+    with Mailer(settings.mail) if settings.mail and not dry_run else _NoMailer() as mailer:
+        for position, p in enumerate(mailing.recipients):
+            if position and interval:
+                sleep(interval)
+            error = posting.post(p, mailer)
+            if error is None:
+                outcome.sent.append(p.code)
+            else:
+                outcome.failed[p.code] = error
+            on_done(p.code, error)
+    if mailing.kind == "questionnaire" and mailing.by_post:
+        outcome.bundle, outcome.bundle_pages = _write_bundle(run, posting.letters)
+    return outcome
+
+
+def _check_ready(run: MailRun, dry_run: bool) -> None:
+    """Refuse a run whose questionnaires are missing, or a real one without mail settings."""
+    folder, round_no = run.study, run.round
     if run.missing_pdfs:
         raise RoundStateError(f"no questionnaire PDF for {', '.join(run.missing_pdfs[:5])}"
                               f"{' ...' if len(run.missing_pdfs) > 5 else ''} (missing, empty "
@@ -120,80 +150,94 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
                               f"{folder.display(folder.questionnaires_dir(round_no))}; "
                               "write them with 'delphi new-round' (or 'delphi new-round --round "
                               f"{round_no} --force' to rebuild the round)")
-    settings = folder.settings
-    if settings.mail is None and not dry_run:
+    if folder.settings.mail is None and not dry_run:
         raise DelphiError(Problem("no mail settings: add a 'mail:' block (host, port, "
                                   "security, sender) to send e-mail, or use --dry-run",
                                   file="study.yaml"))
-    clock = now or (lambda: datetime.now().astimezone())
-    sender = settings.mail.sender if settings.mail else "Delphi study <delphi@example.invalid>"
-    language = folder.language
-    env = environment(folder.root, "templates/mail", html=False, language=language)
-    deadline = written_date(deadline, language)
-    log = _mail_log(folder, round_no)
-    entries = log.entries()
-    template = "questionnaire.txt.j2" if mailing.kind == "questionnaire" else "reminder.txt.j2"
-    outcome = MailOutcome(sent=[], failed={})
-    interval = 60.0 / rate if rate else 0.0
-    outbox = folder.outbox_dir(round_no)
-    if dry_run:
-        outcome.outbox = outbox
-    letters = {"study": settings.title, "round": round_no, "sender": sender,
-               "deadline": deadline, "date": language.date(clock().date())}
-    if mailing.kind == "questionnaire" and mailing.by_post:  # printable, before anything goes
-        from delphi.render.bundle import cover_letters
 
-        cover_letters(folder.root, mailing.by_post, language, **letters)
-    with Mailer(settings.mail) if settings.mail and not dry_run else _NoMailer() as mailer:
-        for position, p in enumerate(mailing.recipients):
-            if position and interval:
-                sleep(interval)
-            content = run.contents[p.code]
-            pdf = folder.questionnaire_pdf(round_no, p.code) if content != "link" else None
-            link = None
-            if content != "pdf":  # a new private link; the earlier ones keep working
-                link = (link_url(base_url(folder), "<made when the message is sent>")
-                        if dry_run else issue_link(folder, round_no, p.code, mailing.kind))
-            number = reminder_number(entries, p.code)
-            text = env.get_template(template).render(
-                panellist=p, sender=sender, link=link, attached=pdf is not None,
-                study=settings.title, round=round_no, deadline=deadline, number=number)
-            message = build_message(text, template, sender, p, pdf,
-                                    f"delphi-round-{round_no}-{p.code}.pdf")
-            if dry_run:
-                name = f"{p.code}-{mailing.kind}.eml"
-                atomic_write({outbox / name: message.as_string()})
-                outcome.sent.append(p.code)
-                on_done(p.code, None)
-                continue
-            base = {"kind": mailing.kind, "code": p.code, "to": p.email or "",
-                    "file": folder.display(pdf) if pdf else "",
-                    "sha256": sha256(pdf.read_bytes()) if pdf else "",
-                    "message_id": str(message["Message-ID"]), "link": link is not None}
-            log.append(LogEntry(time=clock(), status="pending", **base))
-            try:
-                mailer.send(message)
-            except NotSent as exc:  # never reached the server: not pending, sent next run
-                log.append(LogEntry(time=clock(), status="failed", error=str(exc), **base))
-                raise
-            except PermanentFailure as exc:
-                log.append(LogEntry(time=clock(), status="failed", error=str(exc), **base))
-                outcome.failed[p.code] = str(exc)
-                on_done(p.code, str(exc))
-                continue
-            log.append(LogEntry(time=clock(), status="sent", **base))
-            outcome.sent.append(p.code)
-            on_done(p.code, None)
-    if mailing.kind == "questionnaire" and mailing.by_post:
-        from delphi.render.bundle import postal_bundle
 
-        made = postal_bundle(
-            folder.root, [(p, folder.questionnaire_pdf(round_no, p.code)) for p in mailing.by_post],
-            language, **letters)
-        outcome.bundle = folder.postal_bundle_path(round_no)
-        write_bytes(outcome.bundle, made.pdf)
-        outcome.bundle_pages = made.pages
-    return outcome
+class _Posting:
+    """One run's messages, each written from its template and then sent and logged.
+
+    On a dry run each is written to the outbox instead.
+    """
+
+    def __init__(self, run: MailRun, dry_run: bool, clock: Callable[[], datetime],
+                 deadline: str | None) -> None:
+        from delphi.render.templates import environment
+
+        folder = run.study
+        settings = folder.settings
+        self.run, self.dry_run, self.clock, self.deadline = run, dry_run, clock, deadline
+        self.sender = (settings.mail.sender if settings.mail
+                       else "Delphi study <delphi@example.invalid>")
+        self.env = environment(folder.root, "templates/mail", html=False,
+                               language=folder.language)
+        self.log = _mail_log(folder, run.round)
+        self.entries = self.log.entries()
+        self.template = ("questionnaire.txt.j2" if run.mailing.kind == "questionnaire"
+                         else "reminder.txt.j2")
+        self.letters = {"study": settings.title, "round": run.round, "sender": self.sender,
+                        "deadline": deadline, "date": folder.language.date(clock().date())}
+
+    def post(self, p: Panellist, mailer: Any) -> str | None:
+        """Mail one panellist; the server's permanent refusal, if it refused."""
+        from delphi.mail.smtp import NotSent, PermanentFailure
+
+        message, pdf, link = self._message(p)
+        folder, kind = self.run.study, self.run.mailing.kind
+        if self.dry_run:
+            atomic_write({folder.outbox_dir(self.run.round) / f"{p.code}-{kind}.eml":
+                          message.as_string()})
+            return None
+        base = {"kind": kind, "code": p.code, "to": p.email or "",
+                "file": folder.display(pdf) if pdf else "",
+                "sha256": sha256(pdf.read_bytes()) if pdf else "",
+                "message_id": str(message["Message-ID"]), "link": link is not None}
+        self.log.append(LogEntry(time=self.clock(), status="pending", **base))
+        try:
+            mailer.send(message)
+        except NotSent as exc:  # never reached the server: not pending, sent next run
+            self.log.append(LogEntry(time=self.clock(), status="failed", error=str(exc), **base))
+            raise
+        except PermanentFailure as exc:
+            self.log.append(LogEntry(time=self.clock(), status="failed", error=str(exc), **base))
+            return str(exc)
+        self.log.append(LogEntry(time=self.clock(), status="sent", **base))
+        return None
+
+    def _message(self, p: Panellist) -> tuple[EmailMessage, Path | None, str | None]:
+        """The message to ``p``, the questionnaire it attaches and the link it carries."""
+        from delphi.mail.messages import build_message
+
+        folder, round_no, kind = self.run.study, self.run.round, self.run.mailing.kind
+        content = self.run.contents[p.code]
+        pdf = folder.questionnaire_pdf(round_no, p.code) if content != "link" else None
+        link = None
+        if content != "pdf":  # a new private link; the earlier ones keep working
+            link = (link_url(base_url(folder), "<made when the message is sent>")
+                    if self.dry_run else issue_link(folder, round_no, p.code, kind))
+        text = self.env.get_template(self.template).render(
+            panellist=p, sender=self.sender, link=link, attached=pdf is not None,
+            study=folder.settings.title, round=round_no, deadline=self.deadline,
+            number=reminder_number(self.entries, p.code))
+        message = build_message(text, self.template, self.sender, p, pdf,
+                                f"delphi-round-{round_no}-{p.code}.pdf")
+        return message, pdf, link
+
+
+def _write_bundle(run: MailRun, letters: dict[str, Any]) -> tuple[Path, int]:
+    """Write the round's print bundle for the postal panellists; its path and page count."""
+    from delphi.render.bundle import postal_bundle
+
+    folder, round_no = run.study, run.round
+    made = postal_bundle(
+        folder.root, [(p, folder.questionnaire_pdf(round_no, p.code))
+                      for p in run.mailing.by_post],
+        folder.language, **letters)
+    path = folder.postal_bundle_path(round_no)
+    write_bytes(path, made.pdf)
+    return path, made.pages
 
 
 def _is_pdf(path: Path) -> bool:
