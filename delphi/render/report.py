@@ -304,18 +304,28 @@ def withdrawn_note(language: Language) -> str:
 def markdown(data: ReportData, language: Language) -> str:
     """The report in Markdown."""
     _ = language._
-    s = data.settings
-    labels = {g.id: g.label for g in s.groups}
+    lines = [f"# {_('%(study)s: Delphi study report', study=data.study)}", "",
+             f"## {_('Method')}", "", method(data, language), ""]
+    for section in (_md_response, _md_consensus, _md_rankings, _md_group_consensus,
+                    _md_without_consensus, _md_divergence, _md_subgroups, _md_checklist):
+        lines += section(data, language)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _labels(data: ReportData) -> dict[str, str]:
+    return {g.id: g.label for g in data.settings.groups}
+
+
+def _md_response(data: ReportData, language: Language) -> list[str]:
+    """Response per round and group (and the withdrawn), and the flow between rounds."""
+    _ = language._
 
     def pct(value: float | None) -> str:
         return language.percent(value, 1)
 
-    def num(value: float | None) -> str:
-        return language.number(value)
-
-    lines = [f"# {_('%(study)s: Delphi study report', study=data.study)}", "",
-             f"## {_('Method')}", "", method(data, language), "", f"## {_('Response')}", ""]
-    lines += _md_table([_("Round"), _("All"), *labels.values(), _("Withdrawn"), _("No return")], [
+    lines = [f"## {_('Response')}", ""]
+    lines += _md_table([_("Round"), _("All"), *_labels(data).values(), _("Withdrawn"),
+                        _("No return")], [
         [str(r.round), f"{r.overall.returned}/{r.overall.invited} ({pct(r.overall.rate)})",
          *[f"{c.returned}/{c.invited} ({pct(c.rate)})" for c in r.groups.values()],
          str(r.overall.withdrawn), str(r.overall.outstanding)]
@@ -327,22 +337,47 @@ def markdown(data: ReportData, language: Language) -> str:
                            [[str(a.round), str(a.returned_previous), str(a.returned_both),
                              str(a.withdrawn), str(a.lost), str(a.rejoined)]
                             for a in data.flow])
-    lines += [f"## {_('Items reaching consensus')}", "", _totals(data, language), ""]
-    lines += _md_table([_("Item"), _("Statement"), _("Round"), _("Consensus")], [
-        [e.id, e.text, f"R{e.round}", f"{e.band} ({pct(e.share)})"] for e in data.consensus])
+    return lines
+
+
+def _md_consensus(data: ReportData, language: Language) -> list[str]:
+    """The items reaching consensus: how many, and each with its round and band."""
+    _ = language._
+    lines = [f"## {_('Items reaching consensus')}", "", _totals(data, language), ""]
+    return lines + _md_table([_("Item"), _("Statement"), _("Round"), _("Consensus")], [
+        [e.id, e.text, f"R{e.round}", f"{e.band} ({language.percent(e.share, 1)})"]
+        for e in data.consensus])
+
+
+def _md_rankings(data: ReportData, language: Language) -> list[str]:
+    """Each ranking block: median (mean) per group and overall, in rank order."""
+    _, num = language._, language.number
+    lines: list[str] = []
     for block in data.rankings:
         lines += [f"## {_('%(title)s (round %(round)s)', title=block.title, round=block.round)}",
                   "", _("Median (mean) per group and overall, ranked by median, then mean."), ""]
-        lines += _md_table([_("Rank"), _("Option"), *labels.values(), _("Total")], [
+        lines += _md_table([_("Rank"), _("Option"), *_labels(data).values(), _("Total")], [
             [str(row.rank or "–"), row.text,
              *[f"{num(m)} ({num(a)})" for m, a, _r in row.groups.values()],
              f"{num(row.median)} ({num(row.mean)})"] for row in block.rows])
-    lines += [f"## {_('Consensus within each stakeholder group')}", ""]
+    return lines
+
+
+def _md_group_consensus(data: ReportData, language: Language) -> list[str]:
+    """The items that reached consensus within each stakeholder group."""
+    labels = _labels(data)
+    lines = [f"## {language._('Consensus within each stakeholder group')}", ""]
     for g, entries in data.group_consensus.items():
         lines += [f"**{labels[g]}**: " + language.n_("%(num)s item", "%(num)s items",
                                                      len(entries)), ""]
         lines += [f"- {e.id} (R{e.round}, {e.band}): {e.text}" for e in entries] + [""]
-    lines += [f"## {_('Items without consensus')}", ""]
+    return lines
+
+
+def _md_without_consensus(data: ReportData, language: Language) -> list[str]:
+    """The items without consensus, and the stability between rounds."""
+    _ = language._
+    lines = [f"## {_('Items without consensus')}", ""]
     lowest, under_half = without_consensus(data, language)
     if lowest:
         lines += [lowest, ""]
@@ -352,14 +387,27 @@ def markdown(data: ReportData, language: Language) -> str:
         table = stability_table(data, language)
         lines += [f"## {_('Stability between rounds')}", "", table.summary, ""]
         lines += _md_table(table.header, table.rows)
-    lines += [f"## {_('Stakeholder divergence')}", ""]
-    lines += _md_table([_("Item"), _("Round"), *labels.values()], [
+    return lines
+
+
+def _md_divergence(data: ReportData, language: Language) -> list[str]:
+    """Stakeholder divergence, and how many items each consensus rule accepts."""
+    _, num = language._, language.number
+    lines = [f"## {_('Stakeholder divergence')}", ""]
+    lines += _md_table([_("Item"), _("Round"), *_labels(data).values()], [
         [d.id, str(d.round), *[num(m) for m in d.medians.values()]] for d in data.divergent])
     lines += [f"## {_('Consensus under other definitions')}", ""]
-    lines += _md_table([_("Rule"), _("Items reaching consensus in any round")],
-                       [[_("%(rule)s (the study's)", rule=f"**{k}**") if k == s.consensus.rule
-                         else k, str(v)] for k, v in data.rules.items()])
-    lines += [f"## {_('Subgroup differences')}", ""]
+    rule = data.settings.consensus.rule
+    return lines + _md_table(
+        [_("Rule"), _("Items reaching consensus in any round")],
+        [[_("%(rule)s (the study's)", rule=f"**{k}**") if k == rule else k, str(v)]
+         for k, v in data.rules.items()])
+
+
+def _md_subgroups(data: ReportData, language: Language) -> list[str]:
+    """Subgroup differences that passed the false-discovery rate, then the largest."""
+    _ = language._
+    lines = [f"## {_('Subgroup differences')}", ""]
     if data.notable:
         lines += [f"- {finding(f, language)}" for f in data.notable] + [""]
     else:
@@ -369,9 +417,14 @@ def markdown(data: ReportData, language: Language) -> str:
     if data.subgroups:
         lines += [_("The largest differences, for reading with caution:"), ""]
         lines += [f"- {finding(f, language)}" for f in data.subgroups[:LARGEST]] + [""]
-    lines += [f"## {_('Reporting checklist')}", ""]
-    lines += _md_table([_("Item"), _("This study")], [[a, b] for a, b in checklist(data, language)])
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
+
+
+def _md_checklist(data: ReportData, language: Language) -> list[str]:
+    """The reporting checklist."""
+    _ = language._
+    return [f"## {_('Reporting checklist')}", ""] + _md_table(
+        [_("Item"), _("This study")], [[a, b] for a, b in checklist(data, language)])
 
 
 def without_consensus(data: ReportData, language: Language) -> tuple[str, list[str]]:
