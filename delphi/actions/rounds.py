@@ -173,11 +173,25 @@ def new_round(study: Path | str = ".", round: int | None = None, keep: Collectio
             shutil.rmtree(staging, ignore_errors=True)
         else:
             atomic_write({staging / MANIFEST_FILE: manifest_text(plan.manifest)})
-            backup = replace_round(folder, round_no, staging)
+            backup = _swap_round(folder, round_no, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return NewRound(folder, plan, target, len(personals), backup, completing, laid_out_each)
+
+
+def _swap_round(folder: Study, round_no: int, staging: Path) -> Path | None:
+    """Move the built round into place.
+
+    An existing round is swapped out under its intake lock, so that no import into it (nor a
+    web return) is half-way through meanwhile.
+    """
+    if not folder.round_dir(round_no).exists():
+        return replace_round(folder, round_no, staging)
+    from delphi.store.intake import intake_lock
+
+    with intake_lock(folder, round_no):
+        return replace_round(folder, round_no, staging)
 
 
 @dataclass(frozen=True)
