@@ -101,6 +101,8 @@ def test_links_are_random_per_panellist_and_round_and_kept_only_as_hashes(
             assert not any(t.encode() in text for t in tokens), path
     log = (study / "rounds/round-2/web/links.jsonl").read_text()
     assert len(log.splitlines()) == 8
+    create_app(study)  # makes the key that signs the forms, readable by its owner only
+    assert (study / "rounds/round-2/web/form-key").stat().st_mode & 0o077 == 0
     plain = cli("links", "--study", str(study), "E2")
     assert re.fullmatch(r"E2  http://127\.0\.0\.1:8765/q/[\w-]{32}\n", plain.stdout)
 
@@ -366,6 +368,8 @@ def test_an_invalid_value_is_refused_whole(study: Path,
                         "rating_1~1=9", headers={"content-type":
                                                  "application/x-www-form-urlencoded"})
     assert twice.status_code == 400 and "sent twice" in twice.text
+    huge = post(client, url, {**fields, "comment_1~1": "x" * 600_000, "action": "save"})
+    assert huge.status_code == 413 and "too long" in huge.text
     response = post(client, url, {**fields, "rating_1~1": "12", "action": "save"})
     assert "item 1.1: rating 12 is outside the scale 1-9" in response.text
     assert tree_digest(study) == before
