@@ -6,7 +6,8 @@ import json
 import re
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -481,12 +482,13 @@ def test_serve_listens_on_127_0_0_1_by_default_without_a_server_header(
     assert "warning: round 1 is not the latest (round 2 has a questionnaire)" in old.stderr
 
 
-def test_a_real_uvicorn_server_sends_no_server_header(study: Path) -> None:
+@contextmanager
+def served(study: Path) -> Iterator[str]:
+    """``delphi serve`` on a free port of 127.0.0.1, as the command runs it: its address."""
     import socket
 
     import uvicorn
 
-    url = path_of(links(study).links["E1"])
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -494,17 +496,24 @@ def test_a_real_uvicorn_server_sends_no_server_header(study: Path) -> None:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        for _ in range(200):
+        for _ in range(400):
             if server.started:
                 break
             threading.Event().wait(0.05)
-        response = httpx.get(f"http://127.0.0.1:{port}{url}")
-        assert response.status_code == 200
-        assert "server" not in response.headers
-        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 404
+        assert server.started
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_real_uvicorn_server_sends_no_server_header(study: Path) -> None:
+    url = path_of(links(study).links["E1"])
+    with served(study) as address:
+        response = httpx.get(address + url)
+        assert response.status_code == 200
+        assert "server" not in response.headers
+        assert httpx.get(address + "/").status_code == 404
 
 
 def test_a_web_return_and_an_import_at_the_same_moment_both_land(

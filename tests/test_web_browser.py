@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +17,8 @@ from typing import Any
 import pytest
 
 from delphi.actions import links
-from delphi.web.app import create_app, server_config
 from tests.conftest import ROOT, Result
-from tests.test_web import study  # noqa: F401 - the round-2 fixture study
+from tests.test_web import served, study  # noqa: F401 - the round-2 fixture study
 
 Run = Callable[..., Result]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -40,22 +37,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def server(study: Path) -> Iterator[str]:  # noqa: F811
     """``delphi serve`` on a free port of 127.0.0.1, as the command runs it."""
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    running = uvicorn.Server(server_config(create_app(study), "127.0.0.1", port))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    for _ in range(400):
-        if running.started:
-            break
-        threading.Event().wait(0.05)
-    assert running.started
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
+    with served(study) as address:
+        yield address
 
 
 @pytest.fixture
