@@ -591,3 +591,56 @@ def test_a_withdrawn_panellists_link_stops_working(study: Path, cli: Run) -> Non
     refused = cli("links", "E2", "--study", str(study))
     assert refused.exit_code == 2 and "a withdrawn panellist gets no link" in refused.stderr
     assert client.get(path_of(urls["E2"])).status_code == 404
+
+
+def test_every_kind_of_answer_is_shown_and_taken_on_the_web(
+        tmp_path: Path, cli: Run) -> None:
+    from tests.conftest import build_tree, write_manifest
+    from tests.test_answer_kinds_seen import ITEMS, OTHERS, PANEL, STUDY
+
+    root = build_tree(tmp_path / "kinds", {"study.yaml": STUDY, "questionnaires/items.yaml": ITEMS,
+                                           "panels/panel.yaml": PANEL})
+    write_manifest(root)
+    build_tree(root, {"rounds/round-1/returns/returns.csv": OTHERS.replace(
+        "\nA3", "\nA1,7,X,yes,Continuity of care\nA3")})
+    folder = Study(root)
+    plan = plan_round(folder.settings, folder.bank, folder.roster, 2, [compute_round(folder, 1)])
+    folder.write_manifest(plan.manifest)
+    url = path_of(links(root).links["A1"])
+    client = TestClient(create_app(root), follow_redirects=False)
+    html = client.get(url).text
+    # Each dimension its own group; feedback per dimension, the unsure share, the choice, the
+    # panellist's own open answer.
+    assert '<fieldset class="answer-row"><legend class="dimension">Importance</legend>' in html
+    assert '<legend class="dimension">Feasibility</legend>' in html
+    assert "Your rating in round 1</dt><dd>7</dd>" in html
+    assert "Your rating in round 1</dt><dd>Cannot say</dd>" in html
+    assert "Your choice in round 1</dt><dd>Make it mandatory</dd>" in html
+    assert "Your answer in round 1</dt><dd>Continuity of care</dd>" in html
+    assert 'name="rating_1~1/feasibility" value="5"' in html  # its own 1-5 scale
+    assert 'name="rating_1~1/feasibility" value="6"' not in html
+    assert 'name="rating_1~1/importance" value="X"' in html
+    assert '<input type="radio" name="rating_2~1" value="no"> Leave it optional' in html
+    assert '<textarea id="answer_3~1" name="answer_3~1"' in html
+    controls = Controls()
+    controls.feed(html)
+    assert controls.fieldsets == controls.legends == 5  # 3 statements, 2 dimensions
+    for attrs, wrapped in controls.controls:
+        assert wrapped or attrs.get("id") in controls.label_for, attrs
+    fields = form_of(html)
+    bad = post(client, url, {**fields, "rating_2~1": "maybe", "action": "save"})
+    assert bad.status_code == 400 and "maybe" in bad.text
+    answers = {"rating_1~1/importance": "X", "rating_1~1/feasibility": "4",
+               "rating_2~1": "no", "answer_3~1": "Waiting lists\r\nby area", "action": "review"}
+    assert post(client, url, {**fields, **answers}).status_code == 303
+    review = client.get(url + "/review").text
+    assert "Importance: Your rating: <strong>Cannot say</strong>" in review
+    assert "Feasibility: Your rating: <strong>4</strong>" in review
+    assert "Your choice: <strong>Leave it optional</strong>" in review
+    assert "Waiting lists\nby area" in review
+    assert post(client, url + "/send", form_of(review)).status_code == 303
+    rows = (root / "rounds/round-2/returns/returns.csv").read_text()
+    assert rows.startswith("code,1.1/importance,1.1/feasibility,2.1,3.1")
+    assert 'A1,X,4,no,"Waiting lists\nby area"' in rows
+    analysis = json.loads(cli("analyse", "--study", str(root), "--json").stdout)
+    assert analysis["response"]["returned"] == 1
