@@ -55,10 +55,6 @@ class RatingSpec(Strict):
     unsure: Unsure | None = None
     divergence: DivergenceRule = DivergenceRule()
 
-    def band(self, name: str) -> Band:
-        """A band by name."""
-        return next(b for b in self.bands if b.name == name)
-
     def values(self) -> range:
         """The scale's values, lowest first."""
         return range(self.scale.min, self.scale.max + 1)

@@ -336,11 +336,6 @@ class AnswerSettings(Strict):
                              "bands for that scale too")
         return self
 
-    def own_layer(self) -> dict[str, Any]:
-        """The keys this layer sets (for the manifest), in JSON form."""
-        return {k: v for k, v in self.model_dump(mode="json", include=set(ANSWER_KEYS)).items()
-                if v is not None}
-
 
 ANSWER_KEYS = ("scale", "anchors", "bands", "unsure", "divergence")
 
@@ -845,10 +840,6 @@ class Manifest(Strict):
     def rating_items(self) -> list[ManifestItem]:
         """Items of rating sections."""
         return [i for i in self.items if i.kind == "rating"]
-
-    def section(self, section_id: str) -> ManifestSection:
-        """One of the sections asked, by id."""
-        return next(s for s in self.sections if s.id == section_id)
 
     @model_validator(mode="after")
     def _items_in_sections(self) -> Manifest:
