@@ -139,8 +139,8 @@ def test_panel_import_adds_codes_from_the_group_and_is_idempotent(make_study: Ma
     assert "Nothing to add: the 4 panellists" in again.stdout
     assert (root / "panels/panel.yaml").read_text() == text
 
-    more = write_csv(tmp_path / "more.csv", [
-        ["name", "email", "group"], ["Kim Example", "kim@example.org", "expert"]])
+    more = tmp_path / "more.csv"  # semicolons and a trailing separator, as some programs write
+    more.write_text("name;email;group;\nKim Example;kim@example.org;expert;\n")
     cli("panel", "import", str(more), "--study", str(root))
     assert "EX03" in Study(root).roster.by_code()  # numbering goes on after the highest
 

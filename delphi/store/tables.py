@@ -76,7 +76,10 @@ def _read_csv(path: Path, display: str) -> Sheet:
     except csv.Error as exc:
         raise DelphiError(Problem(f"malformed CSV: {exc}", file=display,
                                   line=reader.line_num)) from None
-    return Sheet(display, [h.strip() for h in header], rows, cells=False)
+    header = [h.strip() for h in header]
+    while header and not header[-1]:
+        header.pop()  # a trailing separator, as some programs write
+    return Sheet(display, header, rows, cells=False)
 
 
 def _read_xlsx(path: Path, display: str) -> Sheet:
