@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from delphi.actions.analysis import compute_round
+from delphi.core.analysis import RoundResult
+from delphi.core.models import Manifest, PanelReturn
 from delphi.core.report import ReportData, build_report
 from delphi.core.rules import RULES
 from delphi.errors import DelphiError, RoundStateError
@@ -32,21 +34,12 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
            output: Path | None = None, by: Sequence[str] = (),
            min_subgroup: int = 5) -> Report:
     """The study's report over all rounds, in the formats asked for."""
-    from delphi.render import report as render_report
-    from delphi.render.exports import ratings_csv, report_json, spss, workbook
-
     unknown = [f for f in formats if f not in REPORT_FORMATS]
     if unknown:
         raise DelphiError(f"--format {unknown[0]}: choose from {', '.join(REPORT_FORMATS)}")
     folder = Study(study).validated()
+    _check_options(folder, by)
     rounds = folder.rounds()
-    if not rounds:
-        raise RoundStateError("no round has a questionnaire yet: there is nothing to report")
-    known = {k for p in folder.roster.panellists for k in p.attributes}
-    missing = [a for a in by if a not in known]
-    if missing:
-        raise DelphiError(f"--by {missing[0]}: no panellist has this attribute; the roster "
-                          f"has {', '.join(sorted(known)) or 'none'}")
     manifests = {r: folder.manifest(r) for r in rounds}
     returns = {r: folder.returns(r) for r in rounds}
     results = {r: compute_round(folder, r, RULES) for r in rounds}
@@ -54,6 +47,27 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
                         attributes=by, min_subgroup=min_subgroup)
     out = output or folder.report_dir
     out.mkdir(parents=True, exist_ok=True)
+    return Report(data, _write(folder, formats, out, data, manifests, returns, results))
+
+
+def _check_options(folder: Study, by: Sequence[str]) -> None:
+    """Refuse a study without rounds, or a ``--by`` attribute no panellist has."""
+    if not folder.rounds():
+        raise RoundStateError("no round has a questionnaire yet: there is nothing to report")
+    known = {k for p in folder.roster.panellists for k in p.attributes}
+    missing = [a for a in by if a not in known]
+    if missing:
+        raise DelphiError(f"--by {missing[0]}: no panellist has this attribute; the roster "
+                          f"has {', '.join(sorted(known)) or 'none'}")
+
+
+def _write(folder: Study, formats: Sequence[str], out: Path, data: ReportData,
+           manifests: Mapping[int, Manifest], returns: Mapping[int, Sequence[PanelReturn]],
+           results: dict[int, RoundResult]) -> list[Path]:
+    """Render the report in each format asked for and write it in ``out``; the files."""
+    from delphi.render import report as render_report
+    from delphi.render.exports import ratings_csv, report_json, spss, workbook
+
     texts: dict[Path, str] = {}
     language = folder.language
     html_text = render_report.html(folder.root, data, results, language)
@@ -72,17 +86,14 @@ def report(study: Path | str = ".", formats: Sequence[str] = DEFAULT_REPORT_FORM
     if "json" in formats:
         texts[out / "report.json"] = report_json(data, method,
                                                  render_report.checklist(data, language))
-    written = list(texts)
     atomic_write(texts)
-    if "xlsx" in formats:
-        write_bytes(out / "report.xlsx", workbook(data, results, returns, folder.roster,
-                                                  language))
-        written.append(out / "report.xlsx")
-    if "sav" in formats:
-        write_bytes(out / "report.sav", spss(folder.settings, manifests, returns,
-                                             folder.roster))
-        written.append(out / "report.sav")
-    if "pdf" in formats:
-        write_bytes(out / "report.pdf", render_report.pdf(folder.root, html_text, language))
-        written.append(out / "report.pdf")
-    return Report(data, written)
+    binaries: dict[Path, Callable[[], bytes]] = {
+        out / "report.xlsx": lambda: workbook(data, results, returns, folder.roster, language),
+        out / "report.sav": lambda: spss(folder.settings, manifests, returns, folder.roster),
+        out / "report.pdf": lambda: render_report.pdf(folder.root, html_text, language)}
+    written = list(texts)
+    for path, make in binaries.items():
+        if path.suffix.lstrip(".") in formats:
+            write_bytes(path, make())
+            written.append(path)
+    return written
