@@ -66,13 +66,19 @@ class ItemFeedback(_Frozen):
 
 
 class EarlierConsensus(_Frozen):
-    """An item that reached consensus in an earlier round (listed from round 3 on)."""
+    """An item (or one dimension of it) that reached consensus in an earlier round."""
 
     id: str
     text: str
     round: int
     band: str
     share: float
+    dimension: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The item id, or ``<item id>/<dimension id>`` for one dimension of a statement."""
+        return self.id if self.dimension is None else f"{self.id}/{self.dimension}"
 
 
 class RankedOption(_Frozen):
@@ -191,9 +197,10 @@ def own_texts_shown(manifest: Manifest, previous: Manifest) -> list[str]:
 
 
 def earlier_consensus(results: Sequence[RoundResult]) -> list[EarlierConsensus]:
-    """Rating items that reached consensus, with the round they reached it in."""
+    """Rating and choice entries that reached consensus, with the round they reached it in."""
     return [EarlierConsensus(id=r.item.id, text=r.item.text, round=r.round, band=r.band,
-                             share=(r.item.options or r.item.bands).get(r.band) or 0.0)
+                             share=(r.item.options or r.item.bands).get(r.band) or 0.0,
+                             dimension=r.item.dimension)
             for r in first_consensus(results)]
 
 

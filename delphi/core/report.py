@@ -69,6 +69,12 @@ class GroupConsensus(_Frozen):
     text: str
     round: int
     band: str
+    dimension: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The item id, or ``<item id>/<dimension id>`` for one dimension of a statement."""
+        return self.id if self.dimension is None else f"{self.id}/{self.dimension}"
 
 
 class LowConsensus(_Frozen):
@@ -78,6 +84,12 @@ class LowConsensus(_Frozen):
     text: str
     round: int
     bands: dict[str, float | None]
+    dimension: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The item id, or ``<item id>/<dimension id>`` for one dimension of a statement."""
+        return self.id if self.dimension is None else f"{self.id}/{self.dimension}"
 
 
 class Divergence(_Frozen):
@@ -87,6 +99,12 @@ class Divergence(_Frozen):
     text: str
     round: int
     medians: dict[str, float | None]
+    dimension: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The item id, or ``<item id>/<dimension id>`` for one dimension of a statement."""
+        return self.id if self.dimension is None else f"{self.id}/{self.dimension}"
 
 
 class StabilityRow(_Frozen):
@@ -105,6 +123,44 @@ class RoundStability(_Frozen):
     previous_round: int
     items: int
     stable: int
+
+
+class DimensionRow(_Frozen):
+    """A statement rated on several dimensions: each dimension's verdict, round and share."""
+
+    id: str
+    text: str
+    verdicts: dict[str, tuple[str | None, int, float | None]]  # dimension id: (band, round, share)
+
+
+class DimensionTable(_Frozen):
+    """A section whose statements are rated on several dimensions, side by side."""
+
+    section: str
+    title: str
+    dimensions: dict[str, str]  # dimension id: label, in the section's order
+    rows: list[DimensionRow]
+
+
+class ChoiceResult(_Frozen):
+    """A choice in the last round it was asked: each option's share and the verdict."""
+
+    id: str
+    text: str
+    round: int
+    n: int
+    options: dict[str, float | None]  # option label: share of those who chose
+    consensus: str | None  # the option label holding the threshold
+
+
+class OpenAnswer(_Frozen):
+    """An answer to an open question, with the panellist's comment on it (no code)."""
+
+    round: int
+    id: str
+    question: str
+    answer: str
+    comment: str | None
 
 
 class ReportData(_Frozen):
@@ -131,6 +187,9 @@ class ReportData(_Frozen):
     notable: list[Finding]
     items_added: dict[int, list[str]]
     items_reworded: dict[int, list[str]]
+    dimension_tables: list[DimensionTable] = []
+    choices: list[ChoiceResult] = []
+    open_answers: list[OpenAnswer] = []
     stability: list[StabilityRow] = []
 
     def stability_counts(self) -> list[RoundStability]:
@@ -183,7 +242,8 @@ def _rankings(manifests: Mapping[int, Manifest],
 def _group_consensus(settings: Settings,
                      ordered: Sequence[RoundResult]) -> dict[str, list[GroupConsensus]]:
     """Per group, the rating items that reached consensus within it, first round only."""
-    return {g: [GroupConsensus(id=r.item.id, text=r.item.text, round=r.round, band=r.band)
+    return {g: [GroupConsensus(id=r.item.id, text=r.item.text, round=r.round, band=r.band,
+                               dimension=r.item.dimension)
                 for r in first_consensus(ordered, group=g)] for g in settings.group_ids}
 
 
@@ -199,9 +259,9 @@ def _without_consensus(last_seen: Mapping[str, tuple[int, ItemResult]],
                        reached: Sequence[EarlierConsensus]
                        ) -> tuple[LowConsensus | None, list[LowConsensus]]:
     """The item with the lowest consensus, and those under 50 % in every band."""
-    done = {e.id for e in reached}
-    low = [LowConsensus(id=i.id, text=i.text, round=r, bands=dict(i.bands))
-           for r, i in last_seen.values() if i.kind == "rating" and i.id not in done and i.n]
+    done = {e.key for e in reached}
+    low = [LowConsensus(id=i.id, text=i.text, round=r, bands=dict(i.bands), dimension=i.dimension)
+           for r, i in last_seen.values() if i.kind == "rating" and i.key not in done and i.n]
     lowest = min(low, key=lambda x: max(v or 0 for v in x.bands.values()), default=None)
     return lowest, [x for x in low if all((v or 0) < 0.5 for v in x.bands.values())]
 
@@ -247,6 +307,58 @@ def _changes(manifests: Mapping[int, Manifest], rounds: Sequence[int]
     return added, reworded
 
 
+def _dimension_tables(manifests: Mapping[int, Manifest],
+                      last_seen: Mapping[str, tuple[int, ItemResult]],
+                      reached: Sequence[EarlierConsensus]) -> list[DimensionTable]:
+    """Per section with dimensions: each statement's verdict per dimension (or last share)."""
+    first = {e.key: e for e in reached}
+    sections = {s.id: s for r in sorted(manifests) for s in manifests[r].sections
+                if s.dimensions}
+    tables = []
+    for section in sections.values():
+        dims = {d.id: d.label for d in section.dimensions or ()}
+        rows: dict[str, DimensionRow] = {}
+        for key, (r, item) in last_seen.items():
+            if item.section != section.id or item.dimension is None:
+                continue
+            row = rows.setdefault(item.id, DimensionRow(id=item.id, text=item.text,
+                                                        verdicts={}))
+            done = first.get(key)
+            row.verdicts[item.dimension] = (
+                (done.band, done.round, done.share) if done else
+                (None, r, max((v or 0.0 for v in item.bands.values()), default=None)))
+        tables.append(DimensionTable(section=section.id, title=section.title, dimensions=dims,
+                                     rows=list(rows.values())))
+    return tables
+
+
+def _choices(manifests: Mapping[int, Manifest],
+             last_seen: Mapping[str, tuple[int, ItemResult]]) -> list[ChoiceResult]:
+    """Each choice's result in the last round it was asked, options by label."""
+    labels = {(s.id, o.id): o.label for m in manifests.values() for s in m.sections
+              for o in s.options or ()}
+    return [ChoiceResult(id=i.id, text=i.text, round=r, n=i.n,
+                         options={labels.get((i.section, o), o): v
+                                  for o, v in (i.options or {}).items()},
+                         consensus=labels.get((i.section, i.consensus), i.consensus)
+                         if i.consensus else None)
+            for r, i in last_seen.values() if i.kind == "choice"]
+
+
+def _open_answers(manifests: Mapping[int, Manifest],
+                  returns: Mapping[int, Sequence[PanelReturn]]) -> list[OpenAnswer]:
+    """Every answer to an open question, by round and question, with its comment."""
+    out = []
+    for r in sorted(manifests):
+        for item in manifests[r].items:
+            if item.kind != "open":
+                continue
+            out += [OpenAnswer(round=r, id=item.id, question=item.text, answer=ret.texts[item.id],
+                               comment=ret.comments.get(item.id))
+                    for ret in returns.get(r, []) if ret.texts.get(item.id)]
+    return out
+
+
 def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Manifest],
                  returns: Mapping[int, Sequence[PanelReturn]],
                  results: Mapping[int, RoundResult], attributes: Sequence[str] = (),
@@ -268,11 +380,13 @@ def build_report(settings: Settings, roster: Roster, manifests: Mapping[int, Man
         rankings=_rankings(manifests, ordered),
         group_consensus=_group_consensus(settings, ordered), lowest=lowest,
         under_half=under_half,
-        divergent=[Divergence(id=i.id, text=i.text, round=r.round,
+        divergent=[Divergence(id=i.id, text=i.text, round=r.round, dimension=i.dimension,
                               medians={g: s.median for g, s in i.groups.items()})
                    for r in ordered for i in r.items if i.divergent],
         rules=_rules(ordered), subgroups=findings,
         notable=[f for f in findings if f.q < alpha],
         items_added=added, items_reworded=reworded,
+        dimension_tables=_dimension_tables(manifests, last_seen, reached),
+        choices=_choices(manifests, last_seen), open_answers=_open_answers(manifests, returns),
         stability=[StabilityRow(id=i.id, text=i.text, round=r.round, figures=i.stability)
                    for r in ordered for i in r.items if i.kind == "rating" and i.stability])

@@ -340,13 +340,59 @@ def _md_response(data: ReportData, language: Language) -> list[str]:
     return lines
 
 
+class KindTable(BaseModel):
+    """A table of the report on answers beyond one rating: its heading, header and rows."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    heading: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def kind_tables(data: ReportData, language: Language) -> list[KindTable]:
+    """Dimensions side by side, choices' results and open answers with their comments."""
+    _ = language._
+    tables = []
+    for table in data.dimension_tables:
+        rows = []
+        for row in table.rows:
+            cells = []
+            for dim in table.dimensions:
+                band, round_no, share = row.verdicts.get(dim, (None, 0, None))
+                cells.append("–" if not round_no else
+                             f"{band} ({language.percent(share, 1)}, R{round_no})" if band else
+                             _("none (largest band %(share)s, R%(round)s)",
+                               share=language.percent(share, 1), round=round_no))
+            rows.append([row.id, row.text, *cells])
+        tables.append(KindTable(
+            heading=_("%(title)s: consensus per dimension", title=table.title),
+            header=[_("Item"), _("Statement"), *table.dimensions.values()], rows=rows))
+    if data.choices:
+        tables.append(KindTable(
+            heading=_("Choices"),
+            header=[_("Item"), _("Statement"), _("Round"), "n", _("Shares"), _("Consensus")],
+            rows=[[c.id, c.text, f"R{c.round}", str(c.n),
+                   "; ".join(f"{label} {language.percent(v, 1)}" for label, v in
+                             c.options.items()), c.consensus or "–"] for c in data.choices]))
+    if data.open_answers:
+        tables.append(KindTable(
+            heading=_("Open answers"),
+            header=[_("Round"), _("Item"), _("Answer"), _("Comment")],
+            rows=[[f"R{a.round}", f"{a.id} {a.question}", a.answer, a.comment or ""]
+                  for a in data.open_answers]))
+    return tables
+
+
 def _md_consensus(data: ReportData, language: Language) -> list[str]:
     """The items reaching consensus: how many, and each with its round and band."""
     _ = language._
     lines = [f"## {_('Items reaching consensus')}", "", _totals(data, language), ""]
     return lines + _md_table([_("Item"), _("Statement"), _("Round"), _("Consensus")], [
-        [e.id, e.text, f"R{e.round}", f"{e.band} ({language.percent(e.share, 1)})"]
-        for e in data.consensus])
+        [e.key, e.text, f"R{e.round}", f"{e.band} ({language.percent(e.share, 1)})"]
+        for e in data.consensus]) + [line for kind in kind_tables(data, language) for line in
+                                     [f"## {kind.heading}", "",
+                                      *_md_table(kind.header, kind.rows)]]
 
 
 def _md_rankings(data: ReportData, language: Language) -> list[str]:
@@ -370,7 +416,7 @@ def _md_group_consensus(data: ReportData, language: Language) -> list[str]:
     for g, entries in data.group_consensus.items():
         lines += [f"**{labels[g]}**: " + language.n_("%(num)s item", "%(num)s items",
                                                      len(entries)), ""]
-        lines += [f"- {e.id} (R{e.round}, {e.band}): {e.text}" for e in entries] + [""]
+        lines += [f"- {e.key} (R{e.round}, {e.band}): {e.text}" for e in entries] + [""]
     return lines
 
 
@@ -395,7 +441,7 @@ def _md_divergence(data: ReportData, language: Language) -> list[str]:
     _, num = language._, language.number
     lines = [f"## {_('Stakeholder divergence')}", ""]
     lines += _md_table([_("Item"), _("Round"), *_labels(data).values()], [
-        [d.id, str(d.round), *[num(m) for m in d.medians.values()]] for d in data.divergent])
+        [d.key, str(d.round), *[num(m) for m in d.medians.values()]] for d in data.divergent])
     lines += [f"## {_('Consensus under other definitions')}", ""]
     rule = data.settings.consensus.rule
     return lines + _md_table(
@@ -437,13 +483,13 @@ def without_consensus(data: ReportData, language: Language) -> tuple[str, list[s
     lowest = ""
     if data.lowest:
         lo = data.lowest
-        lowest = _("The lowest degree of consensus: %(item)s %(text)s (%(bands)s).", item=lo.id,
+        lowest = _("The lowest degree of consensus: %(item)s %(text)s (%(bands)s).", item=lo.key,
                    text=quoted(lo.text, language), bands=_bands(lo.bands, language))
     under_half = []
     if data.under_half:
         under_half = [_("Items with fewer than %(half)s of ratings in every band:",
                         half=language.percent(0.5))]
-        under_half += [f"{x.id} {quoted(x.text, language)} ({_bands(x.bands, language)})"
+        under_half += [f"{x.key} {quoted(x.text, language)} ({_bands(x.bands, language)})"
                        for x in data.under_half]
     return lowest, under_half
 
@@ -465,8 +511,8 @@ def charts(results: dict[int, RoundResult], data: ReportData,
         for item in results[r].items:
             if item.kind == "rating":
                 fb = item_feedback(item, results[r], data.settings)
-                out[item.id] = band_chart(fb.chart, language._(
-                    "Ratings of %(item)s, round %(round)s", item=item.id, round=r), labels,
+                out[item.key] = band_chart(fb.chart, language._(
+                    "Ratings of %(item)s, round %(round)s", item=item.key, round=r), labels,
                     language)
     return out
 
@@ -487,6 +533,7 @@ class ReportContext(BaseModel):
     lowest: str  # the item with the lowest consensus, in a sentence ("" if none)
     under_half: list[str]  # an introduction, then each item with under half in every band
     stability: StabilityTable | None  # by the study's statistic; None before round 2
+    kinds: list[KindTable]  # dimensions side by side, choices, open answers (may be empty)
     withdrawn_note: str  # what the response table's "Withdrawn" counts
     language: str  # the panel's language (BCP 47), for <html lang>
     dir: str  # its direction, ltr or rtl
@@ -504,7 +551,8 @@ def report_context(data: ReportData, results: dict[int, RoundResult],
         largest=[finding(f, language) for f in data.subgroups[:LARGEST]],
         lowest=lowest, under_half=under_half,
         stability=stability_table(data, language) if data.stability else None,
-        withdrawn_note=withdrawn_note(language), language=language.tag, dir=language.direction)
+        withdrawn_note=withdrawn_note(language), kinds=kind_tables(data, language),
+        language=language.tag, dir=language.direction)
 
 
 def html(study_root: Path, data: ReportData, results: dict[int, RoundResult],
