@@ -17,6 +17,7 @@ from delphi.errors import DelphiError, ExitStatus
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from delphi.actions.mail import MailRun
     from delphi.actions.rounds import NewRound
     from delphi.core.mailing import Content, Kind
     from delphi.core.models import RuleName
@@ -423,23 +424,7 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
     run = actions.plan_mail(study, kind, round=round, resend=resend, send_as=send_as)
     mailing = run.mailing
     what = "questionnaires" if kind == "questionnaire" else "reminders"
-    out.print(f"[bold]Round {run.round}[/bold]: {len(mailing.recipients)} {what} to e-mail"
-              + (f" ({run.with_links} with a private link)" if run.with_links else "")
-              + (f", {len(mailing.skipped)} not again" if mailing.skipped else "")
-              + (f"; {len(mailing.by_post)} by post" if mailing.by_post else "") + ".")
-    for code, why in mailing.skipped.items():
-        if kind == "reminder" or len(mailing.skipped) <= 10:
-            out.print(f"  {code}: {why}", markup=False)
-    for code in mailing.uncertain:
-        err.print(f"warning: {code}: an earlier run was interrupted while mailing them; it "
-                  "may have gone out. Check the server's log; --resend " + code + " sends again.",
-                  markup=False)
-    if kind == "reminder" and mailing.by_post:
-        out.print("  by post, no return yet: " + ", ".join(p.code for p in mailing.by_post),
-                  markup=False)
-    if kind == "reminder":
-        out.print("  to be reminded: " + (", ".join(p.code for p in mailing.recipients)
-                                          or "nobody"), markup=False)
+    _print_mail_plan(run, what, out, err)
     if not mailing.recipients and not (kind == "questionnaire" and mailing.by_post):
         out.print("Nothing to send.")
         return
@@ -467,6 +452,28 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
         err.print(f"{len(outcome.failed)} could not be sent: correct their addresses in the "
                   "roster and run the command again.", style="bold red")
         raise typer.Exit(ExitStatus.ERROR)
+
+
+def _print_mail_plan(run: MailRun, what: str, out: Console, err: Console) -> None:
+    """Who ``send`` or ``remind`` will mail, who not again and why, who by post."""
+    mailing, kind = run.mailing, run.mailing.kind
+    out.print(f"[bold]Round {run.round}[/bold]: {len(mailing.recipients)} {what} to e-mail"
+              + (f" ({run.with_links} with a private link)" if run.with_links else "")
+              + (f", {len(mailing.skipped)} not again" if mailing.skipped else "")
+              + (f"; {len(mailing.by_post)} by post" if mailing.by_post else "") + ".")
+    for code, why in mailing.skipped.items():
+        if kind == "reminder" or len(mailing.skipped) <= 10:
+            out.print(f"  {code}: {why}", markup=False)
+    for code in mailing.uncertain:
+        err.print(f"warning: {code}: an earlier run was interrupted while mailing them; it "
+                  "may have gone out. Check the server's log; --resend " + code + " sends again.",
+                  markup=False)
+    if kind == "reminder" and mailing.by_post:
+        out.print("  by post, no return yet: " + ", ".join(p.code for p in mailing.by_post),
+                  markup=False)
+    if kind == "reminder":
+        out.print("  to be reminded: " + (", ".join(p.code for p in mailing.recipients)
+                                          or "nobody"), markup=False)
 
 
 DryRunOption = Annotated[bool, typer.Option(
