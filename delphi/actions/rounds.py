@@ -70,7 +70,7 @@ def _context(folder: Study, manifest: Manifest, earlier: list[RoundResult],
     titles = {s.id: s.title for r in range(1, manifest.round) for s in folder.manifest(r).sections}
     texts = own_texts_shown(manifest, folder.manifest(previous.round)) if previous else []
     context = build_context(settings, manifest, feedback, folder.language, new_items=list(added),
-                            dropped_count=len(reached),
+                            dropped_count=len({e.id for e in reached}),
                             earlier=reached if show else [],
                             rankings=ranking_feedback(earlier, titles) if show else [],
                             own_texts=texts)
