@@ -265,9 +265,42 @@ def render_all(study_root: Path | None, context: QuestionnaireContext,
         _render_each(study_root, context, personals, save, workers)
         return str(reason) if isinstance(reason, UnprovenVersions) else f"{reason}. {SLOTS_HINT}"
     on_start(len(personals))
-    for me in personals:
-        save(me.code, personalised(renderer, layout, context, me))
+    _copies(renderer, layout, context, personals, save, workers)
     return None
+
+
+# A round of at least this many copies is written on several processes (one copy costs a few
+# milliseconds; starting the processes about 0.1 s).
+PARALLEL_COPIES = 200
+_shared: tuple[Renderer, SharedLayout, QuestionnaireContext] | None = None
+
+
+def _copies(renderer: Renderer, layout: SharedLayout, context: QuestionnaireContext,
+            personals: list[Personal], save: Save, workers: int | None) -> None:
+    """Each panellist's copy from the shared layout, handed to ``save`` in roster order.
+
+    Large rounds are copied on ``workers`` forked processes (the layout is inherited, not
+    sent); the copies come back in order, a few at a time, so memory stays flat.
+    """
+    global _shared
+    workers = min(workers or os.cpu_count() or 1, len(personals) // PARALLEL_COPIES)
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for me in personals:
+            save(me.code, personalised(renderer, layout, context, me))
+        return
+    _shared = (renderer, layout, context)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for code, pdf in pool.imap(_copy_one, personals, chunksize=8):
+                save(code, pdf)
+    finally:
+        _shared = None
+
+
+def _copy_one(me: Personal) -> tuple[str, bytes]:
+    assert _shared is not None
+    renderer, layout, context = _shared
+    return me.code, personalised(renderer, layout, context, me)
 
 
 def _render_each(study_root: Path | None, context: QuestionnaireContext,
