@@ -36,6 +36,24 @@ class Recorder:
         self.messages: list[Message] = []
         self.refuse: set[str] = set()
         self.busy_once: set[str] = set()
+        self.connections = 0  # each connection says EHLO once
+        self.mails = 0
+        self.drop_at_mail: set[int] = set()  # hang up when the n-th MAIL FROM comes (1-based)
+        self.drop_in_data: set[str] = set()  # hang up on these addresses' data, keeping none
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.mails += 1
+        if self.mails in self.drop_at_mail:
+            server.transport.close()
+            return "421 4.4.2 Closing"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]  # noqa: N802
         if address in self.refuse:
@@ -47,6 +65,10 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        if set(envelope.rcpt_tos) & self.drop_in_data:
+            self.drop_in_data -= set(envelope.rcpt_tos)
+            server.transport.close()
+            return "421 4.4.2 Closing"
         self.messages.append(email.message_from_bytes(  # type: ignore[arg-type]
             envelope.content, policy=default))
         return "250 Message accepted for delivery"
@@ -426,3 +448,49 @@ def test_send_as_both_and_a_dry_run_makes_no_live_link(
               (study / "rounds/round-1/web/links.jsonl").read_text().splitlines()]
     assert [(e["code"], e["via"]) for e in events] == [
         (c, "questionnaire") for c in ("E1", "E2", "U1", "E3", "U3")]
+
+
+def _statuses(study: Path) -> list[tuple[str, str]]:
+    return [(e["code"], e["status"]) for e in map(json.loads, (
+        study / "rounds/round-1/mail-log.jsonl").read_text().splitlines())]
+
+
+def test_one_connection_carries_a_whole_run(study: Path, smtp: tuple[Recorder, int]) -> None:
+    handler, _ = smtp
+    outcome = actions.run_mail(actions.plan_mail(study, "questionnaire"))
+    assert len(outcome.sent) == len(handler.messages) == 5
+    assert handler.connections == 1
+
+
+def test_a_connection_the_server_drops_is_opened_again(study: Path,
+                                                        smtp: tuple[Recorder, int]) -> None:
+    """The server hangs up before the 3rd and 5th messages (idle timeout, per-connection
+    limit): each goes over a new connection, nobody gets it twice, nobody is left out."""
+    handler, _ = smtp
+    handler.drop_at_mail = {3, 6}  # the 5th message is the 6th MAIL FROM, after the retry
+    waits: list[float] = []
+    outcome = actions.run_mail(actions.plan_mail(study, "questionnaire"), sleep=waits.append)
+    assert sorted(outcome.sent) == ["E1", "E2", "E3", "U1", "U3"]
+    assert not outcome.failed and not outcome.uncertain
+    assert sorted(handler.to()) == sorted(set(handler.to())) and len(handler.messages) == 5
+    assert handler.connections == 3
+    assert waits == []  # a dropped idle connection is reopened at once, without backing off
+    assert [s for _, s in _statuses(study)] == ["pending", "sent"] * 5
+
+
+def test_a_drop_while_the_data_goes_leaves_that_message_pending(
+        study: Path, smtp: tuple[Recorder, int], cli: Run) -> None:
+    """The server may have kept a message whose data was on the way: it is never sent again
+    on its own, the others go on over a new connection, and the coordinator is told."""
+    handler, _ = smtp
+    handler.drop_in_data = {"ben@example.org"}
+    result = cli("send", "--study", str(study), "--yes")
+    assert result.exit_code == 2
+    assert "E2: the connection dropped while the message was handed over" in result.stderr
+    assert handler.connections == 2
+    assert "Ben Example <ben@example.org>" not in handler.to() and len(handler.messages) == 4
+    assert ("E2", "pending") in _statuses(study) and ("E2", "sent") not in _statuses(study)
+    again = cli("send", "--study", str(study), "--yes")
+    assert again.exit_code == 0
+    assert "E2: an earlier run was interrupted while mailing them" in again.stderr
+    assert len(handler.messages) == 4

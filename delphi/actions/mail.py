@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -53,6 +53,7 @@ class MailOutcome:
 
     sent: list[str]
     failed: dict[str, str]
+    uncertain: list[str] = field(default_factory=list)  # the connection dropped mid-message
     outbox: Path | None = None
     bundle: Path | None = None
     bundle_pages: int = 0
@@ -109,9 +110,11 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
     """Send (or, with ``dry_run``, write as .eml files) the planned messages, one by one.
 
     Each message is logged ``pending`` before it goes to the server and ``sent`` or ``failed``
-    after, so an interrupted run can be run again without mailing anyone twice.
+    after, so an interrupted run can be run again without mailing anyone twice. All messages
+    go over one SMTP connection, opened again when the server drops it; a message whose data
+    was on the way when it dropped stays ``pending`` (``outcome.uncertain``) and the run goes on.
     """
-    from delphi.mail.smtp import Mailer
+    from delphi.mail.smtp import Mailer, MaybeSent
 
     _check_ready(run, dry_run)
     folder, mailing = run.study, run.mailing
@@ -129,7 +132,12 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
         for position, p in enumerate(mailing.recipients):
             if position and interval:
                 sleep(interval)
-            error = posting.post(p, mailer)
+            try:
+                error = posting.post(p, mailer)
+            except MaybeSent as exc:  # stays pending: the next run asks the coordinator
+                outcome.uncertain.append(p.code)
+                on_done(p.code, str(exc))
+                continue
             if error is None:
                 outcome.sent.append(p.code)
             else:

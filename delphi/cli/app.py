@@ -448,9 +448,14 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
                   f"{outcome.bundle} ({outcome.bundle_pages} pages).", markup=False)
     for code, error in outcome.failed.items():
         err.print(f"failed: {code}: {error}", markup=False)
+    for code in outcome.uncertain:
+        err.print(f"warning: {code}: the connection dropped while the message was handed over; "
+                  "it may have gone out. Check the server's log; --resend " + code +
+                  " sends again.", markup=False)
     if outcome.failed:
         err.print(f"{len(outcome.failed)} could not be sent: correct their addresses in the "
                   "roster and run the command again.", style="bold red")
+    if outcome.failed or outcome.uncertain:
         raise typer.Exit(ExitStatus.ERROR)
 
 

@@ -12,6 +12,10 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 from delphi.core.models import MailSettings
 from delphi.errors import DelphiError
@@ -28,8 +32,41 @@ class NotSent(DelphiError):
     """The message never reached the server (no connection, login refused): it was not sent."""
 
 
+class _Connection(smtplib.SMTP):
+    """An SMTP connection that knows whether it has carried a message yet.
+
+    ``in_data`` says whether the message on the way got as far as ``DATA``, after which the
+    server may have delivered it.
+    """
+
+    used = False
+    in_data = False
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        self.in_data = True
+        code, reply = super().data(msg)
+        self.in_data = False
+        self.used = True
+        return code, reply
+
+
+class _SSLConnection(_Connection, smtplib.SMTP_SSL):
+    """The same over SSL from the first byte."""
+
+
+class MaybeSent(DelphiError):
+    """The connection dropped while the message's data was on the way: it may have gone out."""
+
+
 class Mailer:
-    """One SMTP connection, reopened when it drops; use as a context manager."""
+    """One SMTP connection for a whole run, reopened when it drops; use as a context manager.
+
+    Every message goes over the same connection. When the server has closed it in between
+    (an idle timeout, a limit of messages per connection), the next message finds out before
+    anything of it was accepted, and goes again at once over a new connection. A drop while
+    the message's own data was on the way is another matter: the server may have delivered
+    it, so it is not sent again (:class:`MaybeSent`).
+    """
 
     def __init__(self, settings: MailSettings, attempts: int = 4, backoff: float = 2.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -39,7 +76,8 @@ class Mailer:
         self.sleep = sleep
         self.user = os.environ.get("DELPHI_SMTP_USER")
         self.password = os.environ.get("DELPHI_SMTP_PASSWORD")
-        self._smtp: smtplib.SMTP | None = None
+        self._smtp: _Connection | None = None
+        self.connections = 0  # how many times a connection was opened
 
     def __enter__(self) -> Mailer:
         return self
@@ -48,13 +86,14 @@ class Mailer:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _Connection:
         s = self.settings
         context = ssl.create_default_context()
+        self.connections += 1
         if s.security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=30, context=context)
+            smtp: _Connection = _SSLConnection(s.host, s.port, timeout=30, context=context)
         else:
-            smtp = smtplib.SMTP(s.host, s.port, timeout=30)
+            smtp = _Connection(s.host, s.port, timeout=30)
             if s.security == "starttls":
                 smtp.starttls(context=context)
         if self.user:
@@ -79,12 +118,18 @@ class Mailer:
     def send(self, message: EmailMessage) -> None:
         """Hand one message over; retry transient failures, raise PermanentFailure otherwise.
 
-        Raises :class:`NotSent` when the message never reached the server (the connection or
-        the login was refused), and a plain :class:`DelphiError` when it may have.
+        Raises :class:`NotSent` when the server did not take the message (the connection or
+        the login was refused, or the connection kept dropping before the message's data),
+        and :class:`MaybeSent` when the connection dropped while its data was on the way.
         """
         delay = self.backoff
         reached = False
-        for attempt in range(1, self.attempts + 1):
+        attempt = 0
+        while attempt < self.attempts:
+            attempt += 1
+            stale = self._smtp is not None and self._smtp.used
+            if self._smtp is not None:
+                self._smtp.in_data = False  # a refusal inside DATA earlier was an answer
             try:
                 if self._smtp is None:
                     try:
@@ -110,15 +155,19 @@ class Mailer:
                     raise PermanentFailure(f"{exc.smtp_code} {text}") from None
                 self._drop()
             except TRANSIENT as exc:
+                during_data = self._smtp is not None and self._smtp.in_data
                 self._drop()
-                if attempt == self.attempts:
-                    where = f"{self.settings.host}:{self.settings.port}"
-                    if not reached:
-                        raise NotSent(f"cannot reach the SMTP server {where} ({exc}); nothing "
-                                      "more was sent, run the command again to go on") from None
-                    raise DelphiError(f"lost the SMTP server {where} while sending ({exc}); "
-                                      "the message may have gone out; run the command again to "
-                                      "go on") from None
+                where = f"{self.settings.host}:{self.settings.port}"
+                if during_data:
+                    raise MaybeSent(f"lost the SMTP server {where} while handing the message "
+                                    f"over ({exc}); it may have gone out") from None
+                if stale and isinstance(exc, smtplib.SMTPServerDisconnected):
+                    attempt -= 1  # the server had closed a connection idle since the last
+                    continue      # message: open a new one at once, not counted as a try
+                if attempt == self.attempts:  # nothing of this message was accepted
+                    verb = "lost" if reached else "cannot reach"
+                    raise NotSent(f"{verb} the SMTP server {where} ({exc}); nothing more was "
+                                  "sent, run the command again to go on") from None
             except smtplib.SMTPException as exc:  # e.g. the server cannot do STARTTLS
                 self._drop()
                 if not reached:
