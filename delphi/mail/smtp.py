@@ -77,7 +77,6 @@ class Mailer:
         self.user = os.environ.get("DELPHI_SMTP_USER")
         self.password = os.environ.get("DELPHI_SMTP_PASSWORD")
         self._smtp: _Connection | None = None
-        self.connections = 0  # how many times a connection was opened
 
     def __enter__(self) -> Mailer:
         return self
@@ -89,7 +88,6 @@ class Mailer:
     def _connect(self) -> _Connection:
         s = self.settings
         context = ssl.create_default_context()
-        self.connections += 1
         if s.security == "ssl":
             smtp: _Connection = _SSLConnection(s.host, s.port, timeout=30, context=context)
         else:
