@@ -177,3 +177,10 @@ def test_round_2_shows_each_panellist_their_own_answers(study: Path, cli: Run) -
     assert "Your choice in round 1: Leave it optional" in text_of(pdfs / "A2.pdf")
     assert MINE not in text_of(pdfs / "A2.pdf")
     assert (pypdf.PdfReader(pdfs / "A3.pdf").get_fields() or {})["own_3~1"]["/V"] == ""
+    # The reader draws the earlier answer (in whatever script it is) with its own fonts: the
+    # field has no appearance of its own, the form asks for them, and so the radio buttons
+    # are drawn in the page (a reader that draws fields itself draws no button of its own).
+    reader = pypdf.PdfReader(pdfs / "A1.pdf")
+    assert reader.trailer["/Root"]["/AcroForm"]["/NeedAppearances"]
+    widgets = [a.get_object() for page in reader.pages for a in page.get("/Annots", [])]
+    assert not [w for w in widgets if w.get("/T") == "own_3~1" and "/AP" in w]

@@ -53,7 +53,7 @@ def _empty_font() -> bytes:
 
 
 @functools.cache
-def form_css() -> str:
+def form_css(buttons: bool = True) -> str:
     """The stylesheet every questionnaire gets after its own, for its form fields.
 
     Fields get their own font (a data: URL: nothing is fetched) and radio buttons no border
@@ -63,7 +63,7 @@ def form_css() -> str:
     return (f'@font-face {{ font-family: "{FIELD_FONT}"; '
             f'src: url("data:font/ttf;base64,{data}") format("truetype"); }}\n'
             f'input, textarea, select {{ font-family: "{FIELD_FONT}" !important; }}\n'
-            'input[type=radio] { border: none !important; }\n')
+            + ('input[type=radio] { border: none !important; }\n' if buttons else ''))
 
 
 def font_configuration() -> Any:
@@ -83,8 +83,14 @@ def font_configuration() -> Any:
     return Fonts()
 
 
-def lean_finisher(pdf: Any) -> None:
-    """Point fields at the reader's font; radio buttons drawn by shared appearances."""
+def lean_finisher(pdf: Any, buttons: bool = True) -> None:
+    """Point fields at the reader's font; radio buttons drawn by shared appearances.
+
+    ``buttons`` false keeps weasyprint's way (a circle in the page for each button, and
+    ``NeedAppearances``): for a questionnaire with a field that shows a value of its own (an
+    earlier round's open answer, in any script), which the reader must draw with fonts that
+    can show it; some readers (PDFium) then draw no button of their own.
+    """
     import pydyf
 
     acroform = pdf.catalog.get("AcroForm")
@@ -103,9 +109,10 @@ def lean_finisher(pdf: Any) -> None:
         if appearance is not None:
             obj["DA"] = pydyf.String(
                 _FONT_OPERATOR.sub(rb"/" + READER_FONT.encode() + rb"\1", appearance.string))
-    _radio_appearances(pdf)
-    if _text_appearances(pdf):
-        acroform.pop("NeedAppearances", None)
+    if buttons:
+        _radio_appearances(pdf)
+        if _text_appearances(pdf):
+            acroform.pop("NeedAppearances", None)
 
 
 def _text_appearances(pdf: Any) -> bool:

@@ -116,7 +116,7 @@ def _radio_kids_unnamed(document: Any, pdf: Any, texts: Mapping[str, str] | None
 def _finish(document: Any, pdf: Any, texts: Mapping[str, str] | None = None) -> None:
     """Weasyprint finisher: radio groups as one field each, own texts, then the lean steps."""
     _radio_kids_unnamed(document, pdf, texts)
-    lean_finisher(pdf)
+    lean_finisher(pdf, buttons=not texts)
 
 
 def _own_texts(context: QuestionnaireContext, me: Personal | Placeholders) -> dict[str, str]:
@@ -146,11 +146,14 @@ class Renderer:
         self.fetcher = _confined_fetcher(roots)
         self.base_url = str(self.study_root or PACKAGE_DIR) + os.sep
         fonts = font_configuration()
-        self.stylesheets = [
-            weasyprint.CSS(string=stylesheet_text(self.study_root), url_fetcher=self.fetcher,
-                           base_url=self.base_url, font_config=fonts),
-            weasyprint.CSS(string=form_css(), url_fetcher=self.fetcher, font_config=fonts),
-        ]
+        own = weasyprint.CSS(string=stylesheet_text(self.study_root), url_fetcher=self.fetcher,
+                             base_url=self.base_url, font_config=fonts)
+        # Radio buttons drawn by their widgets, or in the page when a field shows an earlier
+        # answer (lean_finisher says why); chosen per questionnaire by its own-text fields.
+        self.stylesheets = {buttons: [own, weasyprint.CSS(string=form_css(buttons),
+                                                          url_fetcher=self.fetcher,
+                                                          font_config=fonts)]
+                            for buttons in (True, False)}
         self.options: dict[str, Any] = {"pdf_forms": True, "custom_metadata": True,
                                         "font_config": fonts}
         if tagged:
@@ -169,7 +172,7 @@ class Renderer:
         document = weasyprint.HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
         texts = _own_texts(context, me)
         return document.write_pdf(  # type: ignore[no-any-return]
-            stylesheets=self.stylesheets, finisher=lambda d, p: _finish(d, p, texts),
+            stylesheets=self.stylesheets[not texts], finisher=lambda d, p: _finish(d, p, texts),
             **self.options)
 
     def shared_layout(self, context: QuestionnaireContext,
@@ -197,7 +200,8 @@ class Renderer:
             raise _Captured(SharedLayout(pdf))  # weasyprint need not write this PDF
 
         try:
-            document.write_pdf(stylesheets=self.stylesheets, finisher=capture, **self.options)
+            document.write_pdf(stylesheets=self.stylesheets[not texts], finisher=capture,
+                               **self.options)
         except _Captured as captured:
             return captured.layout
         raise AssertionError("the finisher always raises")
