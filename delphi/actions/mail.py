@@ -19,7 +19,7 @@ from delphi.core.mailing import (
     content_for,
     plan_questionnaires,
     plan_reminders,
-    reminder_number,
+    reminders_sent,
 )
 from delphi.core.models import Panellist
 from delphi.core.web import link_url
@@ -182,7 +182,7 @@ class _Posting:
         self.env = environment(folder.root, "templates/mail", html=False,
                                language=folder.language)
         self.log = _mail_log(folder, run.round)
-        self.entries = self.log.entries()
+        self.reminders = reminders_sent(self.log.entries())
         self.template = ("questionnaire.txt.j2" if run.mailing.kind == "questionnaire"
                          else "reminder.txt.j2")
         self.letters = {"study": settings.title, "round": run.round, "sender": self.sender,
@@ -228,7 +228,7 @@ class _Posting:
         text = self.env.get_template(self.template).render(
             panellist=p, sender=self.sender, link=link, attached=pdf is not None,
             study=folder.settings.title, round=round_no, deadline=self.deadline,
-            number=reminder_number(self.entries, p.code))
+            number=self.reminders.get(p.code, 0) + 1)
         message = build_message(text, self.template, self.sender, p, pdf,
                                 f"delphi-round-{round_no}-{p.code}.pdf")
         return message, pdf, link

@@ -154,9 +154,12 @@ def plan_reminders(panel: Sequence[Panellist], entries: Sequence[LogEntry],
                    uncertain=uncertain)
 
 
-def reminder_number(entries: Sequence[LogEntry], code: str) -> int:
-    """Which reminder the next one to ``code`` is (1 for the first)."""
-    return len(delivered(entries, "reminder").get(code, [])) + 1
+def reminders_sent(entries: Sequence[LogEntry]) -> dict[str, int]:
+    """How many reminders each panellist was sent; the next one to them is that number + 1.
+
+    One pass over the log for the whole run, not one per panellist (thousands of them).
+    """
+    return {code: len(sent) for code, sent in delivered(entries, "reminder").items()}
 
 
 def log_line(entry: LogEntry) -> dict[str, Any]:
