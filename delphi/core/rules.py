@@ -79,12 +79,7 @@ def choice_consensus(counts: Mapping[str, int], options: Sequence[str],
     if groups is not None and settings.scope != "panel":
         each = [choice_consensus(g, options, settings) for g in groups.values()
                 if sum(g.get(o, 0) for o in options)]
-        if not each:
-            return None
-        if settings.scope == "every-group":
-            return each[0] if all(v == each[0] for v in each) else None
-        reached = {v for v in each if v is not None}
-        return reached.pop() if len(reached) == 1 else None
+        return _across_groups(each, settings.scope)
     n = sum(counts.get(o, 0) for o in options)
     if n == 0:
         return None
@@ -169,9 +164,18 @@ def item_verdict(rule: RuleName, settings: ConsensusRule, overall: Answers,
     if settings.scope == "panel":
         return verdict(rule, settings, overall, bands, method, answered, unsure)
     each = [verdict(rule, settings, g, bands, method, [g], unsure) for g in answered]
+    return _across_groups(each, settings.scope)
+
+
+def _across_groups(each: list[str | None], scope: str) -> str | None:
+    """One verdict from the groups' own.
+
+    ``every-group`` needs the same verdict in each group with answers; ``any-group`` takes a
+    verdict some group reached, if those that reached one agree.
+    """
     if not each:
         return None
-    if settings.scope == "every-group":
+    if scope == "every-group":
         return each[0] if all(v == each[0] for v in each) else None
     reached = {v for v in each if v is not None}
     return reached.pop() if len(reached) == 1 else None

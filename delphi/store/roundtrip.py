@@ -53,7 +53,7 @@ class Document:
             self._yaml.preserve_quotes = True
             self._yaml.indent(mapping=indent - dash if indent > dash else indent,
                               sequence=indent, offset=dash)
-            self.data: Any = self._yaml.load(text)
+            self.data: Any = self._yaml.load(text)  # round-trip loader: safe tags only
         except (OSError, UnicodeDecodeError, YAMLError) as exc:
             raise StudyInvalid(Problem(f"cannot be read for editing ({exc})",
                                        file=display)) from None
