@@ -126,34 +126,71 @@ def new_round(study: Path | str = ".", round: int | None = None, keep: Collectio
     settings, bank, roster = folder.settings, folder.bank, folder.roster
     round_no = choose_new_round(folder, round)
     target = folder.round_dir(round_no)
-    completing = False
-    if target.exists() and any(target.iterdir()) and not force:
-        completing = (folder.manifest_path(round_no).is_file()
-                      and not folder.has_returns(round_no)
-                      and bool(missing_pdfs(folder, round_no)))
-        if not completing:
-            raise RoundStateError(f"round {round_no} already exists "
-                                  f"({folder.display(target)}); use --force to replace it (a "
-                                  "dated backup is kept)")
+    completing = _completing(folder, round_no, force)
     earlier = _earlier_results(folder, round_no)
-    if earlier:
-        previous = earlier[-1]
-        stored = folder.stored_results(previous.round)
-        if stored is None:
-            raise RoundStateError(f"round {previous.round} has no results: run 'delphi analyse "
-                                  f"--round {previous.round}' first")
-        if stored != previous.to_json():
-            raise RoundStateError(f"the results of round {previous.round} are out of date "
-                                  "(its returns or settings changed since): run 'delphi "
-                                  f"analyse --round {previous.round}' again first")
+    _check_previous_results(folder, earlier)
     plan = plan_round(settings, bank, roster, round_no, earlier, keep=keep, drop=drop)
-    if completing and folder.manifest(round_no) != plan.manifest:
+    if completing:
+        _check_unchanged_manifest(folder, round_no, plan)
+    context, personals = _context(folder, plan.manifest, earlier, plan.added)
+    backup, laid_out_each = _build_round(folder, round_no, plan, context, personals,
+                                         completing, workers, on_start, on_done)
+    return NewRound(folder, plan, target, len(personals), backup, completing, laid_out_each)
+
+
+def _completing(folder: Study, round_no: int, force: bool) -> bool:
+    """Whether the run only completes an existing round's missing PDFs.
+
+    A round that exists (and is not empty) is refused without ``force``, unless it has its
+    manifest, no returns and some PDFs missing: then the run completes it.
+    """
+    target = folder.round_dir(round_no)
+    if not (target.exists() and any(target.iterdir()) and not force):
+        return False
+    completing = (folder.manifest_path(round_no).is_file()
+                  and not folder.has_returns(round_no)
+                  and bool(missing_pdfs(folder, round_no)))
+    if not completing:
+        raise RoundStateError(f"round {round_no} already exists "
+                              f"({folder.display(target)}); use --force to replace it (a "
+                              "dated backup is kept)")
+    return completing
+
+
+def _check_previous_results(folder: Study, earlier: list[RoundResult]) -> None:
+    """The previous round's stored results must exist and match a fresh analysis."""
+    if not earlier:
+        return
+    previous = earlier[-1]
+    stored = folder.stored_results(previous.round)
+    if stored is None:
+        raise RoundStateError(f"round {previous.round} has no results: run 'delphi analyse "
+                              f"--round {previous.round}' first")
+    if stored != previous.to_json():
+        raise RoundStateError(f"the results of round {previous.round} are out of date "
+                              "(its returns or settings changed since): run 'delphi "
+                              f"analyse --round {previous.round}' again first")
+
+
+def _check_unchanged_manifest(folder: Study, round_no: int, plan: RoundPlan) -> None:
+    """A round being completed must still ask what the bank and earlier results give now."""
+    if folder.manifest(round_no) != plan.manifest:
         raise RoundStateError(
             f"round {round_no}'s questionnaire.yaml is not what the item bank and round "
             f"{round_no - 1}'s results give now (or --keep/--drop differ); use --force to "
             "rebuild the round (a dated backup is kept)")
-    context, personals = _context(folder, plan.manifest, earlier, plan.added)
 
+
+def _build_round(folder: Study, round_no: int, plan: RoundPlan, context: QuestionnaireContext,
+                 personals: list[Personal], completing: bool, workers: int | None,
+                 on_start: Callable[[int], None], on_done: Callable[[str], None],
+                 ) -> tuple[Path | None, str | None]:
+    """Render every PDF into a staging folder, then move it into place.
+
+    Returns the backup of what was replaced (if any) and why the round could not be laid out
+    once (if it could not). On any failure the staging folder is removed and the study is
+    left as it was.
+    """
     staging = folder.staging_dir(round_no)
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -177,7 +214,7 @@ def new_round(study: Path | str = ".", round: int | None = None, keep: Collectio
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return NewRound(folder, plan, target, len(personals), backup, completing, laid_out_each)
+    return backup, laid_out_each
 
 
 def _swap_round(folder: Study, round_no: int, staging: Path) -> Path | None:
