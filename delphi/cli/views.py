@@ -216,6 +216,18 @@ def analysis_view(result: RoundResult, manifest: Manifest, settings: Settings) -
 
 def status_view(status: RoundStatus, names: bool = False) -> RenderableType:
     """``delphi status``: counts per group, rounds and attrition, withdrawn, the outstanding."""
+    parts: list[RenderableType] = [Text(status.study, style="bold"), _status_counts(status)]
+    if len(status.rounds) > 1:
+        parts += _status_attrition(status)
+    if status.withdrawn:
+        parts += _status_withdrawn(status, names)
+    parts.append(Text(""))
+    parts += _status_outstanding(status, names)
+    return Stack(*parts)
+
+
+def _status_counts(status: RoundStatus) -> Table:
+    """The round's invited/returned/withdrawn/outstanding counts per group and overall."""
     counts = Table(title=f"Round {status.round}: returns", title_justify="left",
                    show_edge=False, pad_edge=False)
     for heading in ("Group", "Invited", "Returned", "Withdrawn", "Outstanding", "Rate"):
@@ -227,56 +239,64 @@ def status_view(status: RoundStatus, names: bool = False) -> RenderableType:
     o = status.overall
     counts.add_row(Text("All", style="bold"), str(o.invited), str(o.returned), str(o.withdrawn),
                    str(o.outstanding), pct(o.rate))
-    parts: list[RenderableType] = [Text(status.study, style="bold"), counts]
+    return counts
 
-    if len(status.rounds) > 1:
-        flow = Table(title="Rounds and attrition", title_justify="left", show_edge=False,
-                     pad_edge=False)
-        for heading in ("Round", "Invited", "Returned", "Rate", "Withdrawn", "Both",
-                        "Withdrew", "Lost", "Rejoined"):
-            flow.add_column(heading, justify="right")
-        attrition = {a.round: a for a in status.attrition}
-        for r, c in status.rounds.items():
-            a = attrition.get(r)
-            flow.add_row(str(r), str(c.invited), str(c.returned), pct(c.rate), str(c.withdrawn),
-                         *([str(a.returned_both), str(a.withdrawn), str(a.lost), str(a.rejoined)]
-                           if a else ["–"] * 4))
-        parts += [Text(""), flow, Text(
-            "Withdrawn: invited, withdrew without returning. Of those who returned the round "
-            "before: returned both rounds, withdrew, lost (no return); rejoined: returned this "
-            "round, not the one before.", style="dim")]
 
-    if status.withdrawn:
-        parts += [Text(""), Text(f"Withdrawn ({len(status.withdrawn)}), never mailed again"
-                                 + ("" if names else "; --names shows the reasons") + ":",
-                                 style="bold")]
-        for w in status.withdrawn:
-            when = f"{w.date}, during round {w.round}" if w.round else f"{w.date}, before round 1"
-            reason = f": {w.reason}" if names and w.reason else ""
-            parts.append(Text(f"  {w.code} ({status.labels.get(w.group, w.group)}; {when})"
-                              f"{reason}"))
+def _status_attrition(status: RoundStatus) -> list[RenderableType]:
+    """Every round's returns and attrition from the round before, with what the columns mean."""
+    flow = Table(title="Rounds and attrition", title_justify="left", show_edge=False,
+                 pad_edge=False)
+    for heading in ("Round", "Invited", "Returned", "Rate", "Withdrawn", "Both",
+                    "Withdrew", "Lost", "Rejoined"):
+        flow.add_column(heading, justify="right")
+    attrition = {a.round: a for a in status.attrition}
+    for r, c in status.rounds.items():
+        a = attrition.get(r)
+        flow.add_row(str(r), str(c.invited), str(c.returned), pct(c.rate), str(c.withdrawn),
+                     *([str(a.returned_both), str(a.withdrawn), str(a.lost), str(a.rejoined)]
+                       if a else ["–"] * 4))
+    return [Text(""), flow, Text(
+        "Withdrawn: invited, withdrew without returning. Of those who returned the round "
+        "before: returned both rounds, withdrew, lost (no return); rejoined: returned this "
+        "round, not the one before.", style="dim")]
 
-    parts.append(Text(""))
+
+def _status_withdrawn(status: RoundStatus, names: bool) -> list[RenderableType]:
+    """The withdrawn panellists, when they withdrew and (with ``names``) why."""
+    parts: list[RenderableType] = [
+        Text(""), Text(f"Withdrawn ({len(status.withdrawn)}), never mailed again"
+                       + ("" if names else "; --names shows the reasons") + ":", style="bold")]
+    for w in status.withdrawn:
+        when = f"{w.date}, during round {w.round}" if w.round else f"{w.date}, before round 1"
+        reason = f": {w.reason}" if names and w.reason else ""
+        parts.append(Text(f"  {w.code} ({status.labels.get(w.group, w.group)}; {when})"
+                          f"{reason}"))
+    return parts
+
+
+def _status_outstanding(status: RoundStatus, names: bool) -> list[RenderableType]:
+    """Who has not returned: a table with ``names``, else codes per group; or that none is."""
     if not status.outstanding:
-        parts.append(Text("Everyone invited has returned"
-                          + (" or withdrawn." if o.withdrawn else "."), style="bold green"))
-    elif names:
+        return [Text("Everyone invited has returned"
+                     + (" or withdrawn." if status.overall.withdrawn else "."),
+                     style="bold green")]
+    if names:
         waiting = Table(title=f"Outstanding ({len(status.outstanding)})", title_justify="left",
                         show_edge=False, pad_edge=False)
         for heading in ("Code", "Group", "Delivery", "Name"):
             waiting.add_column(heading)
         for p in status.outstanding:
             waiting.add_row(p.code, status.labels.get(p.group, p.group), p.delivery, p.name)
-        parts.append(waiting)
-    else:
-        parts.append(Text(f"Outstanding ({len(status.outstanding)}), by code; (post) marks "
-                          "postal panellists; --names shows names:", style="bold"))
-        for gid, label in status.labels.items():
-            codes = [p.code + (" (post)" if p.delivery == "post" else "")
-                     for p in status.outstanding if p.group == gid]
-            if codes:
-                parts.append(Text(f"  {label}: " + ", ".join(codes)))
-    return Stack(*parts)
+        return [waiting]
+    parts: list[RenderableType] = [
+        Text(f"Outstanding ({len(status.outstanding)}), by code; (post) marks "
+             "postal panellists; --names shows names:", style="bold")]
+    for gid, label in status.labels.items():
+        codes = [p.code + (" (post)" if p.delivery == "post" else "")
+                 for p in status.outstanding if p.group == gid]
+        if codes:
+            parts.append(Text(f"  {label}: " + ", ".join(codes)))
+    return parts
 
 
 def stability_view(items: list[ItemResult], settings: Settings) -> list[RenderableType]:
