@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -125,56 +125,90 @@ class Mailer:
         attempt = 0
         while attempt < self.attempts:
             attempt += 1
+            last = attempt == self.attempts
             stale = self._smtp is not None and self._smtp.used
             if self._smtp is not None:
                 self._smtp.in_data = False  # a refusal inside DATA earlier was an answer
             try:
-                if self._smtp is None:
-                    try:
-                        self._smtp = self._connect()
-                    except DelphiError as exc:
-                        raise NotSent(exc.problems) from None
+                smtp = self._connection()
                 reached = True
-                refused = self._smtp.send_message(message)
-                if refused:
-                    raise PermanentFailure("; ".join(f"{a}: {c} {m.decode(errors='replace')}"
-                                                     for a, (c, m) in refused.items()))
+                self._send_once(smtp, message)
                 return
             except smtplib.SMTPRecipientsRefused as exc:
-                codes = [c for c, _ in exc.recipients.values()]
-                detail = "; ".join(f"{a}: {c} {m.decode(errors='replace')}"
-                                   for a, (c, m) in exc.recipients.items())
-                if all(500 <= c < 600 for c in codes) or attempt == self.attempts:
-                    raise PermanentFailure(detail) from None
+                self._recipients_refused(exc, last)
             except smtplib.SMTPResponseException as exc:
-                if 500 <= exc.smtp_code < 600 or attempt == self.attempts:
-                    error = exc.smtp_error
-                    text = error.decode(errors="replace") if isinstance(error, bytes) else error
-                    raise PermanentFailure(f"{exc.smtp_code} {text}") from None
-                self._drop()
+                self._response_refused(exc, last)
             except TRANSIENT as exc:
-                during_data = self._smtp is not None and self._smtp.in_data
-                self._drop()
-                where = f"{self.settings.host}:{self.settings.port}"
-                if during_data:
-                    raise MaybeSent(f"lost the SMTP server {where} while handing the message "
-                                    f"over ({exc}); it may have gone out") from None
-                if stale and isinstance(exc, smtplib.SMTPServerDisconnected):
+                if self._transient(exc, stale, reached, last):
                     attempt -= 1  # the server had closed a connection idle since the last
                     continue      # message: open a new one at once, not counted as a try
-                if attempt == self.attempts:  # nothing of this message was accepted
-                    verb = "lost" if reached else "cannot reach"
-                    raise NotSent(f"{verb} the SMTP server {where} ({exc}); nothing more was "
-                                  "sent, run the command again to go on") from None
             except smtplib.SMTPException as exc:  # e.g. the server cannot do STARTTLS
-                self._drop()
-                if not reached:
-                    raise NotSent(f"the SMTP server {self.settings.host}:{self.settings.port} "
-                                  f"refused the connection ({exc}); nothing was sent; check "
-                                  "mail: in study.yaml") from None
-                raise PermanentFailure(str(exc)) from None
+                self._refused(exc, reached)
             self.sleep(delay)
             delay *= 2
+
+    def _connection(self) -> _Connection:
+        """The open connection, or a new one; :class:`NotSent` if the server refuses it."""
+        if self._smtp is None:
+            try:
+                self._smtp = self._connect()
+            except DelphiError as exc:
+                raise NotSent(exc.problems) from None
+        return self._smtp
+
+    @staticmethod
+    def _send_once(smtp: _Connection, message: EmailMessage) -> None:
+        """Send the message once; :class:`PermanentFailure` if some recipient was refused."""
+        refused = smtp.send_message(message)
+        if refused:
+            raise PermanentFailure("; ".join(f"{a}: {c} {m.decode(errors='replace')}"
+                                             for a, (c, m) in refused.items()))
+
+    @staticmethod
+    def _recipients_refused(exc: smtplib.SMTPRecipientsRefused, last: bool) -> None:
+        """Every recipient refused: for good on a 5xx refusal or the last try, else retry."""
+        codes = [c for c, _ in exc.recipients.values()]
+        detail = "; ".join(f"{a}: {c} {m.decode(errors='replace')}"
+                           for a, (c, m) in exc.recipients.items())
+        if all(500 <= c < 600 for c in codes) or last:
+            raise PermanentFailure(detail) from None
+
+    def _response_refused(self, exc: smtplib.SMTPResponseException, last: bool) -> None:
+        """A refusing reply: for good on a 5xx or the last try, else drop the connection."""
+        if 500 <= exc.smtp_code < 600 or last:
+            error = exc.smtp_error
+            text = error.decode(errors="replace") if isinstance(error, bytes) else error
+            raise PermanentFailure(f"{exc.smtp_code} {text}") from None
+        self._drop()
+
+    def _transient(self, exc: BaseException, stale: bool, reached: bool, last: bool) -> bool:
+        """A dropped or failed connection: whether to retry at once, not counted as a try.
+
+        Raises :class:`MaybeSent` when the message's data was on the way, and :class:`NotSent`
+        on the last try; otherwise the caller retries (after a pause unless this returns True).
+        """
+        during_data = self._smtp is not None and self._smtp.in_data
+        self._drop()
+        where = f"{self.settings.host}:{self.settings.port}"
+        if during_data:
+            raise MaybeSent(f"lost the SMTP server {where} while handing the message "
+                            f"over ({exc}); it may have gone out") from None
+        if stale and isinstance(exc, smtplib.SMTPServerDisconnected):
+            return True
+        if last:  # nothing of this message was accepted
+            verb = "lost" if reached else "cannot reach"
+            raise NotSent(f"{verb} the SMTP server {where} ({exc}); nothing more was "
+                          "sent, run the command again to go on") from None
+        return False
+
+    def _refused(self, exc: smtplib.SMTPException, reached: bool) -> NoReturn:
+        """Any other SMTP error: :class:`NotSent` before the server was reached, else for good."""
+        self._drop()
+        if not reached:
+            raise NotSent(f"the SMTP server {self.settings.host}:{self.settings.port} "
+                          f"refused the connection ({exc}); nothing was sent; check "
+                          "mail: in study.yaml") from None
+        raise PermanentFailure(str(exc)) from None
 
     def _drop(self) -> None:
         if self._smtp is not None:
