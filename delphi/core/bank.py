@@ -68,103 +68,170 @@ def import_items(header: Sequence[str], rows: Rows, bank: ItemBank,
     New items get ``introduced`` (the round they are first asked in) when it is above 1.
     """
     out = ItemsImport()
-    out.problems += header_problems(header, COLUMNS, REQUIRED)
-    unknown = [h for h in header if h and h.lower() not in COLUMNS]
-    out.problems += [problem(1, h, f"unknown column {h!r}; the columns are "
-                             f"{', '.join(COLUMNS)}") for h in unknown]
+    out.problems += _header_problems(header)
     if out.problems:
         return out
-    index = {h.lower(): i for i, h in enumerate(header)}
-    name = {h.lower(): h for h in header}
-    kinds = section_kinds()
-    sections = {s.id: s for s in bank.sections}
-    existing = {item.id: (s, item) for s, item in bank.items()}
-    seen: dict[str, int] = {}
-    new: dict[str, NewSection] = {}
-
+    check = _ItemRows(header, bank, introduced, out)
     for line, cells in rows:
         if not any(cell_text(c) for c in cells):
             continue
-        before = len(out.problems)
+        check.row(line, cells)
+    out.problems += _new_section_problems(out.new_sections, check.name)
+    out.problems.sort(key=lambda p: p.line or 0)
+    return out
 
-        def get(col: str, cells: list[object] = cells) -> object:
-            return cells[index[col]] if col in index and index[col] < len(cells) else None
 
-        def bad(col: str | None, message: str, line: int = line) -> None:
-            out.problems.append(problem(line, name.get(col or "", None), message))
+def _header_problems(header: Sequence[str]) -> list[Problem]:
+    """Repeated, empty, missing and unknown columns of the header row."""
+    problems = header_problems(header, COLUMNS, REQUIRED)
+    unknown = [h for h in header if h and h.lower() not in COLUMNS]
+    return problems + [problem(1, h, f"unknown column {h!r}; the columns are "
+                               f"{', '.join(COLUMNS)}") for h in unknown]
 
-        section_id = cell_text(get("section"))
+
+@dataclass
+class _Statement:
+    """One row's cells by column."""
+
+    line: int
+    section: str
+    raw_id: object  # as the workbook has it, to tell an id typed as a number
+    id: str
+    text: str
+    title: str
+    kind: str
+
+
+class _ItemRows:
+    """Rows of statements checked one by one against the item bank and the rows before them.
+
+    Problems, unchanged ids, added items and new sections go to ``out``.
+    """
+
+    def __init__(self, header: Sequence[str], bank: ItemBank, introduced: int,
+                 out: ItemsImport) -> None:
+        self.index = {h.lower(): i for i, h in enumerate(header)}
+        self.name = {h.lower(): h for h in header}
+        self.kinds = section_kinds()
+        self.sections = {s.id: s for s in bank.sections}
+        self.existing = {item.id: (s, item) for s, item in bank.items()}
+        self.introduced = introduced
+        self.out = out
+        self.seen: dict[str, int] = {}
+        self.new: dict[str, NewSection] = {}
+
+    def bad(self, line: int, col: str | None, message: str) -> None:
+        self.out.problems.append(problem(line, self.name.get(col or "", None), message))
+
+    def read(self, line: int, cells: list[object]) -> _Statement:
+        """A row's cells by column (a missing column or cell as empty)."""
+        def get(col: str) -> object:
+            i = self.index.get(col)
+            return cells[i] if i is not None and i < len(cells) else None
+
         raw_id = get("id")
-        item_id = cell_text(raw_id)
-        text = cell_text(get("text"))
-        title = cell_text(get("section_title"))
-        kind = cell_text(get("kind")).lower()
-        if not section_id:
-            bad("section", "the section is empty")
-        elif not is_identifier(section_id):
-            bad("section", f"section {section_id!r}: ids are letters, digits, '_', '.' and "
-                "'-', starting with a letter or digit")
-        if isinstance(raw_id, float):
-            bad("id", f"id {item_id!r} is a number in the workbook, so an id such as 1.10 "
-                f"would read as 1.1: format the id column as text and type the ids again")
-        elif not item_id:
-            bad("id", "the id is empty")
-        if not text:
-            bad("text", "the text is empty")
-        if kind and kind not in kinds:
-            bad("kind", f"kind {kind!r} is not one of {', '.join(kinds)}")
-        if len(out.problems) > before:
-            continue
+        return _Statement(line, cell_text(get("section")), raw_id, cell_text(raw_id),
+                          cell_text(get("text")), cell_text(get("section_title")),
+                          cell_text(get("kind")).lower())
+
+    def row(self, line: int, cells: list[object]) -> None:
+        """One non-empty row: its item added or left unchanged, or its problems noted."""
+        row = self.read(line, cells)
+        if not self._cells_ok(row):
+            return
+        item = self._item(row)
+        if item is None:
+            return
+        if row.id in self.seen:
+            self.bad(line, "id", f"duplicate id {row.id!r} (also on row {self.seen[row.id]})")
+            return
+        self.seen[row.id] = line
+        if row.id in self.existing:
+            self._check_existing(row)
+        elif row.section in self.sections:
+            self._add_to_bank_section(row, item)
+        else:
+            self._add_to_new_section(row, item)
+
+    def _cells_ok(self, row: _Statement) -> bool:
+        """Whether the row's cells have no problem of their own (the problems noted)."""
+        before = len(self.out.problems)
+        if not row.section:
+            self.bad(row.line, "section", "the section is empty")
+        elif not is_identifier(row.section):
+            self.bad(row.line, "section", f"section {row.section!r}: ids are letters, digits, "
+                     "'_', '.' and '-', starting with a letter or digit")
+        if isinstance(row.raw_id, float):
+            self.bad(row.line, "id", f"id {row.id!r} is a number in the workbook, so an id "
+                     "such as 1.10 would read as 1.1: format the id column as text and type "
+                     "the ids again")
+        elif not row.id:
+            self.bad(row.line, "id", "the id is empty")
+        if not row.text:
+            self.bad(row.line, "text", "the text is empty")
+        if row.kind and row.kind not in self.kinds:
+            self.bad(row.line, "kind", f"kind {row.kind!r} is not one of {', '.join(self.kinds)}")
+        return len(self.out.problems) == before
+
+    def _item(self, row: _Statement) -> Item | None:
+        """The row's item, or None with its problems noted."""
         try:
-            item = Item.model_validate({"id": item_id, "text": text,
-                                        **({"introduced": introduced} if introduced > 1
-                                           else {})})
+            return Item.model_validate({"id": row.id, "text": row.text,
+                                        **({"introduced": self.introduced}
+                                           if self.introduced > 1 else {})})
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 where = str(err["loc"][0]) if err["loc"] else "id"
-                bad(where, f"{where} {item_id if where == 'id' else text!r}: "
-                    + str(err["msg"]).removeprefix("Value error, "))
-            continue
-        if item_id in seen:
-            bad("id", f"duplicate id {item_id!r} (also on row {seen[item_id]})")
-            continue
-        seen[item_id] = line
-        if item_id in existing:
-            at, there = existing[item_id]
-            if at.id == section_id and there.text == text:
-                out.unchanged.append(item_id)
-            else:
-                where = f"section {at.id!r}" if at.id != section_id else "another text"
-                bad("id", f"id {item_id!r} is already in the item bank, with {where}; to "
-                    "reword an item between rounds, add a revisions: entry to it")
-            continue
-        if section_id in sections:
-            section = sections[section_id]
-            if kind and kind != section.kind:
-                bad("kind", f"section {section_id!r} is a {section.kind} section in the item "
-                    f"bank, not {kind}")
-            elif title and title != section.title:
-                bad("section_title", f"section {section_id!r} is titled {section.title!r} in "
-                    f"the item bank, not {title!r}")
-            else:
-                out.added.setdefault(section_id, []).append(item)
-            continue
-        entry = new.get(section_id)
+                self.bad(row.line, where, f"{where} {row.id if where == 'id' else row.text!r}: "
+                         + str(err["msg"]).removeprefix("Value error, "))
+            return None
+
+    def _check_existing(self, row: _Statement) -> None:
+        """An id already in the bank: unchanged if the same, else a problem."""
+        at, there = self.existing[row.id]
+        if at.id == row.section and there.text == row.text:
+            self.out.unchanged.append(row.id)
+        else:
+            where = f"section {at.id!r}" if at.id != row.section else "another text"
+            self.bad(row.line, "id", f"id {row.id!r} is already in the item bank, with "
+                     f"{where}; to reword an item between rounds, add a revisions: entry to it")
+
+    def _add_to_bank_section(self, row: _Statement, item: Item) -> None:
+        """An item for a section in the bank, if the row's kind and title agree with it."""
+        section = self.sections[row.section]
+        if row.kind and row.kind != section.kind:
+            self.bad(row.line, "kind", f"section {row.section!r} is a {section.kind} section "
+                     f"in the item bank, not {row.kind}")
+        elif row.title and row.title != section.title:
+            self.bad(row.line, "section_title", f"section {row.section!r} is titled "
+                     f"{section.title!r} in the item bank, not {row.title!r}")
+        else:
+            self.out.added.setdefault(row.section, []).append(item)
+
+    def _add_to_new_section(self, row: _Statement, item: Item) -> None:
+        """An item for a section not in the bank, made on its first row."""
+        entry = self.new.get(row.section)
         if entry is None:
-            entry = new[section_id] = NewSection(section_id, title, kind or "rating", line)
-            out.new_sections.append(entry)
-        if title and entry.title and title != entry.title:
-            bad("section_title", f"section {section_id!r} is titled {entry.title!r} on row "
-                f"{entry.line}, not {title!r}")
-        elif kind and kind != entry.kind:
-            bad("kind", f"section {section_id!r} is {entry.kind} on row {entry.line}, not "
-                f"{kind}")
-        entry.title = entry.title or title
+            entry = self.new[row.section] = NewSection(row.section, row.title,
+                                                       row.kind or "rating", row.line)
+            self.out.new_sections.append(entry)
+        if row.title and entry.title and row.title != entry.title:
+            self.bad(row.line, "section_title", f"section {row.section!r} is titled "
+                     f"{entry.title!r} on row {entry.line}, not {row.title!r}")
+        elif row.kind and row.kind != entry.kind:
+            self.bad(row.line, "kind", f"section {row.section!r} is {entry.kind} on row "
+                     f"{entry.line}, not {row.kind}")
+        entry.title = entry.title or row.title
         entry.items.append(item)
 
-    for entry in out.new_sections:
+
+def _new_section_problems(sections: Sequence[NewSection],
+                          name: dict[str, str]) -> list[Problem]:
+    """New sections without a title, or that the item bank would not accept."""
+    problems = []
+    for entry in sections:
         if not entry.title:
-            out.problems.append(problem(
+            problems.append(problem(
                 entry.line, name.get("section_title", name["section"]),
                 f"section {entry.id!r} is new: give its title in a section_title column"))
             continue
@@ -172,11 +239,10 @@ def import_items(header: Sequence[str], rows: Rows, bank: ItemBank,
             section_model(entry)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
-                out.problems.append(problem(entry.line, name["section"], f"section "
-                                            f"{entry.id!r}: " + str(err["msg"])
-                                            .removeprefix("Value error, ")))
-    out.problems.sort(key=lambda p: p.line or 0)
-    return out
+                problems.append(problem(entry.line, name["section"], f"section "
+                                        f"{entry.id!r}: " + str(err["msg"])
+                                        .removeprefix("Value error, ")))
+    return problems
 
 
 def section_model(entry: NewSection) -> Section:

@@ -130,84 +130,129 @@ def import_panellists(header: Sequence[str], rows: Rows, settings: Settings,
     out.problems += header_problems(header, FIELDS, ("name", "group"))
     column = {ALIASES.get(h.lower(), h.lower()): h for h in header if h}
     attributes = [h for h in header if h and ALIASES.get(h.lower(), h.lower()) not in FIELDS]
-    for name in attributes:
-        if not is_identifier(name):
-            suggestion = re.sub(r"[^A-Za-z0-9_.\-]+", "_", name).strip("_.-") or "attribute"
-            out.problems.append(problem(1, name, f"column {name!r} would be an attribute, "
-                                        "but attribute names are letters, digits, '_', '.' "
-                                        f"and '-' (rename it, e.g. {suggestion})"))
+    out.problems += _attribute_name_problems(attributes)
     if out.problems:
         return out
 
-    groups = {g.id.casefold(): g.id for g in settings.groups}
-    people = roster.panellists
-    by_code = {p.code.upper(): p for p in people}
-    by_email = {p.email.casefold(): p.code for p in people if p.email}
-    codes_seen: dict[str, int] = {}
-    emails_seen: dict[str, int] = {}
-    postal_seen: dict[tuple[str, str], str] = {
-        (p.name.casefold(), (p.address or "").casefold()): p.code
-        for p in people if p.delivery == "post"}
-    accepted: list[tuple[str, dict[str, Any]]] = []  # (code or "", entry) in the file's order
-
+    check = _PanelRows(header, column, attributes, settings, roster, out)
     for line, cells in rows:
         if not any(cell_text(c) for c in cells):
             continue  # an empty row
-        row = _Row(line, header, cells)
-        if len(cells) > len(header) and any(cell_text(c) for c in cells[len(header):]):
-            row.bad(None, f"{len(cells)} cells but the header has {len(header)} columns")
-        data = _entry(row, column, attributes, groups)
-        code = row.get(column.get("code"))
-        candidate = _validated(row, column, {"code": code or "NEW", **data})
-        if candidate is None:
-            out.problems += row.problems
-            continue
-        match = by_code.get(code.upper()) if code else next(
-            (p for p in people if _same_person(p, candidate)), None)
-        if match is not None and _same_person(match, candidate):
-            out.unchanged.append(match.code)
-            continue
-        if code:
-            if match is not None:
-                row.bad(column["code"], f"code {code!r} is already on the roster with another "
-                        f"{', '.join(_differences(match, candidate))}; importing adds "
-                        "panellists and changes none: edit the roster to change one")
-            elif code.upper() in codes_seen:
-                row.bad(column["code"], f"duplicate code {code!r} (also on row "
-                        f"{codes_seen[code.upper()]})")
-            codes_seen.setdefault(code.upper(), line)
-        if candidate.email:
-            key = candidate.email.casefold()
-            if key in by_email:
-                row.bad(column.get("email"), f"duplicate e-mail {candidate.email!r}: already "
-                        f"on the roster as {by_email[key]}")
-            elif key in emails_seen:
-                row.bad(column.get("email"), f"duplicate e-mail {candidate.email!r} (also on "
-                        f"row {emails_seen[key]})")
-            emails_seen.setdefault(key, line)
-        elif candidate.delivery == "post":
-            place = (candidate.name.casefold(), (candidate.address or "").casefold())
-            if place in postal_seen:
-                row.bad(column.get("name"), f"{candidate.name!r} at this address is already "
-                        f"on the panel ({postal_seen[place]})")
-            postal_seen.setdefault(place, code or f"row {line}")
-        out.problems += row.problems
-        accepted.append((code, data))
+        check.row(line, cells)
     if out.problems:
         return out
 
-    out.problems += _prefix_clashes(settings, {d["group"] for c, d in accepted if not c})
+    out.problems += _prefix_clashes(settings, {d["group"] for c, d in check.accepted if not c})
     if out.problems:
         return out
+    out.added += _coded(settings, roster.panellists, check.accepted)
+    return out
+
+
+def _attribute_name_problems(attributes: Sequence[str]) -> list[Problem]:
+    """Attribute columns whose names are not identifiers, each with a suggested name."""
+    problems = []
+    for name in attributes:
+        if not is_identifier(name):
+            suggestion = re.sub(r"[^A-Za-z0-9_.\-]+", "_", name).strip("_.-") or "attribute"
+            problems.append(problem(1, name, f"column {name!r} would be an attribute, "
+                                    "but attribute names are letters, digits, '_', '.' "
+                                    f"and '-' (rename it, e.g. {suggestion})"))
+    return problems
+
+
+class _PanelRows:
+    """Rows of panellists checked one by one against the roster and the rows before them.
+
+    Problems and unchanged codes go to ``out``; rows to add go to ``accepted`` as (code or
+    "", entry) in the file's order.
+    """
+
+    def __init__(self, header: Sequence[str], column: dict[str, str],
+                 attributes: Sequence[str], settings: Settings, roster: Roster,
+                 out: PanelImport) -> None:
+        self.header = header
+        self.column = column
+        self.attributes = attributes
+        self.out = out
+        self.groups = {g.id.casefold(): g.id for g in settings.groups}
+        self.people = roster.panellists
+        self.by_code = {p.code.upper(): p for p in self.people}
+        self.by_email = {p.email.casefold(): p.code for p in self.people if p.email}
+        self.codes_seen: dict[str, int] = {}
+        self.emails_seen: dict[str, int] = {}
+        self.postal_seen: dict[tuple[str, str], str] = {
+            (p.name.casefold(), (p.address or "").casefold()): p.code
+            for p in self.people if p.delivery == "post"}
+        self.accepted: list[tuple[str, dict[str, Any]]] = []
+
+    def row(self, line: int, cells: list[object]) -> None:
+        """One non-empty row: accepted, left unchanged, or its problems noted."""
+        row = _Row(line, self.header, cells)
+        if len(cells) > len(self.header) and any(cell_text(c)
+                                                 for c in cells[len(self.header):]):
+            row.bad(None, f"{len(cells)} cells but the header has {len(self.header)} columns")
+        data = _entry(row, self.column, self.attributes, self.groups)
+        code = row.get(self.column.get("code"))
+        candidate = _validated(row, self.column, {"code": code or "NEW", **data})
+        if candidate is None:
+            self.out.problems += row.problems
+            return
+        match = self.by_code.get(code.upper()) if code else next(
+            (p for p in self.people if _same_person(p, candidate)), None)
+        if match is not None and _same_person(match, candidate):
+            self.out.unchanged.append(match.code)
+            return
+        if code:
+            self._check_code(row, code, match, candidate)
+        self._check_contact(row, code, candidate)
+        self.out.problems += row.problems
+        self.accepted.append((code, data))
+
+    def _check_code(self, row: _Row, code: str, match: Panellist | None,
+                    candidate: Panellist) -> None:
+        """A given code that is on the roster for someone else, or on an earlier row."""
+        if match is not None:
+            row.bad(self.column["code"], f"code {code!r} is already on the roster with another "
+                    f"{', '.join(_differences(match, candidate))}; importing adds "
+                    "panellists and changes none: edit the roster to change one")
+        elif code.upper() in self.codes_seen:
+            row.bad(self.column["code"], f"duplicate code {code!r} (also on row "
+                    f"{self.codes_seen[code.upper()]})")
+        self.codes_seen.setdefault(code.upper(), row.line)
+
+    def _check_contact(self, row: _Row, code: str, candidate: Panellist) -> None:
+        """An e-mail already in use, or a postal panellist already at the same address."""
+        if candidate.email:
+            key = candidate.email.casefold()
+            if key in self.by_email:
+                row.bad(self.column.get("email"), f"duplicate e-mail {candidate.email!r}: "
+                        f"already on the roster as {self.by_email[key]}")
+            elif key in self.emails_seen:
+                row.bad(self.column.get("email"), f"duplicate e-mail {candidate.email!r} "
+                        f"(also on row {self.emails_seen[key]})")
+            self.emails_seen.setdefault(key, row.line)
+        elif candidate.delivery == "post":
+            place = (candidate.name.casefold(), (candidate.address or "").casefold())
+            if place in self.postal_seen:
+                row.bad(self.column.get("name"), f"{candidate.name!r} at this address is "
+                        f"already on the panel ({self.postal_seen[place]})")
+            self.postal_seen.setdefault(place, code or f"row {row.line}")
+
+
+def _coded(settings: Settings, people: Sequence[Panellist],
+           accepted: Sequence[tuple[str, dict[str, Any]]]) -> list[Panellist]:
+    """The accepted rows as roster entries, a row without a code given its group's next one."""
     numbers = _next_numbers(settings, [p.code for p in people] + [c for c, _ in accepted if c])
     prefixes = {g.id: g.code_prefix for g in settings.groups}
+    added = []
     for code, data in accepted:
         if not code:
             prefix = prefixes[data["group"]]
             code = f"{prefix}{numbers[prefix]:02d}"
             numbers[prefix] += 1
-        out.added.append(Panellist.model_validate({"code": code, **data}))
-    return out
+        added.append(Panellist.model_validate({"code": code, **data}))
+    return added
 
 
 def _entry(row: _Row, column: dict[str, str], attributes: Sequence[str],
