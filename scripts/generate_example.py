@@ -23,7 +23,7 @@ import argparse
 import csv
 import random
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -481,17 +481,23 @@ def main(argv: list[str] | None = None) -> int:
     files = generate(ROOT, args.out)
     if args.out == ROOT:
         files.update(generate_full(ROOT, FULL))
-    if args.check:
+    return write_or_check(files, args.check, "the example study matches its generator")
+
+
+def write_or_check(files: dict[Path, str], check: bool, matches: str,
+                   shown: Callable[[Path], object] = lambda path: path) -> int:
+    """Write the generated files at once, or (``check``) compare them with those on disk."""
+    if check:
         stale = [str(p) for p, text in files.items()
                  if not p.exists() or p.read_text(encoding="utf-8") != text]
         if stale:
             print("out of date: " + ", ".join(stale), file=sys.stderr)
             return 1
-        print("the example study matches its generator")
+        print(matches)
         return 0
     atomic_write(files)
     for path in files:
-        print(f"wrote {path}")
+        print(f"wrote {shown(path)}")
     return 0
 
 

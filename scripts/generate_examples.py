@@ -35,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from generate_example import write_or_check  # noqa: E402  (scripts/ is the script's own folder)
+
 from delphi import actions  # noqa: E402
 from delphi.core.analysis import RoundResult  # noqa: E402
 from delphi.core.answers import Question, questions  # noqa: E402
@@ -363,18 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     files = {EXAMPLES / plan.folder / path: text for plan in PLANS
              for path, text in generate(plan).items()}
-    if args.check:
-        stale = [str(p) for p, text in files.items()
-                 if not p.exists() or p.read_text(encoding="utf-8") != text]
-        if stale:
-            print("out of date: " + ", ".join(stale), file=sys.stderr)
-            return 1
-        print("the example studies match their generator")
-        return 0
-    atomic_write(files)
-    for path in files:
-        print(f"wrote {path.relative_to(ROOT)}")
-    return 0
+    return write_or_check(files, args.check, "the example studies match their generator",
+                          lambda path: path.relative_to(ROOT))
 
 
 if __name__ == "__main__":
