@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import email
+import hashlib
 import json
 import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage as Message
@@ -141,7 +145,7 @@ def test_send_delivers_each_panellist_their_own_pdf(study: Path, smtp: tuple[Rec
         assert code in body
         assert all(other not in body for other in ("Ann", "Ben", "Cat", "Eve", "Fay")
                    if other not in message["To"])
-    assert "Print bundle for 1 postal panellists" in result.stdout
+    assert "Print bundle for 1 postal panellist: /" in result.stdout
     bundle = study / "rounds/round-1/post/round-1-postal-bundle.pdf"
     pages = pypdf.PdfReader(bundle).pages
     assert len(pages) == 2  # U2's cover letter, then U2's questionnaire
@@ -494,3 +498,187 @@ def test_a_drop_while_the_data_goes_leaves_that_message_pending(
     assert again.exit_code == 0
     assert "E2: an earlier run was interrupted while mailing them" in again.stderr
     assert len(handler.messages) == 4
+
+
+# ---------------------------------------------------------------- the print bundle, built once
+
+BUNDLE = "rounds/round-1/post/round-1-postal-bundle.pdf"
+RECORD = "rounds/round-1/post/round-1-postal-bundle.json"
+
+
+def _send_dry(study: Path, **options: object) -> tuple[actions.MailOutcome, list[int]]:
+    """A dry ``send``; its outcome, and the sizes of the bundles it built (none if reused)."""
+    builds: list[int] = []
+    outcome = actions.run_mail(actions.plan_mail(study, "questionnaire"), dry_run=True,
+                               on_bundle_start=builds.append, **options)  # type: ignore[arg-type]
+    return outcome, builds
+
+
+def _letter(study: Path, page: int = 0) -> str:
+    return pypdf.PdfReader(study / BUNDLE).pages[page].extract_text()
+
+
+def test_the_bundle_is_built_once_and_used_again(study: Path, smtp: tuple[Recorder, int],
+                                                 cli: Run) -> None:
+    first = cli("send", "--study", str(study), "--yes")
+    assert first.exit_code == 0, first.stderr
+    assert "Print bundle for 1 postal panellist:" in first.stdout
+    assert "used again" not in first.stdout and "built again" not in first.stdout
+    record = json.loads((study / RECORD).read_text())
+    assert [p["code"] for p in record["parts"]] == ["U2"]
+    assert record["pages"] == 2
+    bundle = (study / BUNDLE).read_bytes()
+
+    again = cli("send", "--study", str(study), "--yes", "--resend", "E1")
+    assert again.exit_code == 0, again.stderr
+    assert (f"{BUNDLE} (2 pages), unchanged since it was built {record['built'][:10]} "
+            f"{record['built'][11:16]}: used again.") in again.stdout
+    assert (study / BUNDLE).read_bytes() == bundle
+    assert json.loads((study / RECORD).read_text()) == record
+
+    remind = cli("remind", "--study", str(study), "--yes")  # lists U2 by post, builds nothing
+    assert remind.exit_code == 0, remind.stderr
+    assert "by post, no return yet: U2" in remind.stdout and "Print bundle" not in remind.stdout
+    assert json.loads((study / RECORD).read_text()) == record
+
+    outcome, builds = _send_dry(study)
+    assert builds == [] and outcome.bundle_reused and outcome.bundle_pages == 2
+
+
+def test_progress_of_the_bundle_and_its_record(study: Path) -> None:
+    done: list[str] = []
+    outcome = actions.run_mail(actions.plan_mail(study, "questionnaire"), dry_run=True,
+                               on_bundle_start=lambda total: done.append(f"of {total}"),
+                               on_bundle_done=done.append)
+    assert done == ["of 1", "U2"]
+    assert not outcome.bundle_reused and outcome.bundle_rebuilt == []
+    record = json.loads((study / RECORD).read_text())
+    assert record["sha256"] == hashlib.sha256((study / BUNDLE).read_bytes()).hexdigest()
+    questionnaire = (study / "rounds/round-1/questionnaires/U2.pdf").read_bytes()
+    assert record["parts"][0]["questionnaire"] == hashlib.sha256(questionnaire).hexdigest()
+
+
+def test_a_changed_questionnaire_builds_the_bundle_again(study: Path) -> None:
+    _send_dry(study)
+    pdfs = study / "rounds/round-1/questionnaires"
+    shutil.copy(pdfs / "E1.pdf", pdfs / "U2.pdf")  # as 'new-round --force' would rewrite it
+    outcome, builds = _send_dry(study)
+    assert builds == [1]
+    assert outcome.bundle_rebuilt == ["the questionnaire of U2 changed"]
+    assert "E1" in pypdf.PdfReader(study / BUNDLE).pages[1].extract_text()
+    assert _send_dry(study)[1] == []  # and then it is used again
+
+
+def test_a_changed_postal_list_builds_the_bundle_again(study: Path) -> None:
+    _send_dry(study)
+    panel = study / "panels/panel.yaml"
+    panel.write_text(panel.read_text().replace(
+        "{code: E3, name: Eve Example, email: eve@example.org, group: expert}",
+        "{code: E3, name: Eve Example, group: expert, delivery: post, address: 2 Side Street}"))
+    outcome, builds = _send_dry(study)
+    assert builds == [2] and outcome.bundle_pages == 4
+    assert outcome.bundle_rebuilt == ["E3 now by post"]
+    assert "Eve Example" in _letter(study, 2)
+
+    panel.write_text(panel.read_text().replace("delivery: post, address: 1 Example Road",
+                                               "email: dan@example.org"))
+    outcome, builds = _send_dry(study)
+    assert builds == [1] and outcome.bundle_rebuilt == ["U2 no longer by post"]
+    assert "Eve Example" in _letter(study)
+
+
+@pytest.mark.parametrize("damage", ["edited", "removed", "record"])
+def test_a_damaged_or_removed_bundle_is_built_again(study: Path, damage: str) -> None:
+    _send_dry(study)
+    bundle, record = study / BUNDLE, study / RECORD
+    if damage == "edited":
+        bundle.write_bytes(bundle.read_bytes()[:-200])
+    elif damage == "removed":
+        bundle.unlink()
+    else:
+        record.write_text('{"built": "yesterday"')
+    outcome, builds = _send_dry(study)
+    assert builds == [1]
+    assert outcome.bundle_rebuilt == [{
+        "edited": "the earlier one was changed after it was built",
+        "removed": "the earlier one was removed",
+        "record": f"its record {RECORD} could not be read"}[damage]]
+    assert json.loads(record.read_text())["sha256"] == hashlib.sha256(
+        bundle.read_bytes()).hexdigest()
+    assert len(pypdf.PdfReader(bundle).pages) == 2
+
+
+def test_the_letters_keep_the_date_the_bundle_was_built(study: Path) -> None:
+    """A bundle used again keeps its letters' date; one built again gets the day's date."""
+    monday = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    _send_dry(study, now=lambda: monday)
+    assert "January 4, 2027" in _letter(study)
+    outcome, builds = _send_dry(study, now=lambda: monday + timedelta(days=2))
+    assert builds == [] and outcome.bundle_built == monday
+    assert "January 4, 2027" in _letter(study)
+
+    outcome, builds = _send_dry(study, now=lambda: monday + timedelta(days=2),
+                                deadline="2027-01-20")
+    assert builds == [1]
+    assert outcome.bundle_rebuilt == ["the deadline changed (was none, now 'January 20, 2027')"]
+    letter = " ".join(_letter(study).split())
+    assert "January 6, 2027" in letter and "by January 20, 2027" in letter
+
+
+_KILL = {
+    # killed inside the record's write: the new bundle is in place, no record claims it
+    "record": "postal.atomic_write = lambda files: os.kill(os.getpid(), signal.SIGKILL)",
+    # killed while the bundle's temporary file is written: the old bundle stays, no record
+    "bundle": "def killed(path, data):\n"
+              "    path.with_name(f'.{path.name}.pid{os.getpid()}.tmp').write_bytes(data[:99])\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n"
+              "postal.write_bytes = killed",
+}
+
+
+@pytest.mark.parametrize("where", sorted(_KILL))
+def test_a_run_killed_while_writing_the_bundle_is_repaired_by_the_next(study: Path,
+                                                                        where: str) -> None:
+    _send_dry(study)
+    pdfs = study / "rounds/round-1/questionnaires"
+    shutil.copy(pdfs / "E1.pdf", pdfs / "U2.pdf")
+    script = ("import os, signal\nfrom delphi import actions\nfrom delphi.store import postal\n"
+              + _KILL[where] + "\nactions.run_mail(actions.plan_mail("
+              + repr(str(study)) + ", 'questionnaire'), dry_run=True)\n")
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert not (study / RECORD).exists()  # nothing claims a bundle it does not describe
+    post = study / "rounds/round-1/post"
+    assert len(list(post.glob(".*.tmp"))) == (0 if where == "record" else 1)
+
+    outcome, builds = _send_dry(study)
+    assert builds == [1]
+    assert outcome.bundle_rebuilt == ["nothing recorded what the earlier one was built from"]
+    assert list(post.glob(".*.tmp")) == []  # the dead run's, removed
+    assert "E1" in pypdf.PdfReader(study / BUNDLE).pages[1].extract_text()
+    assert _send_dry(study)[1] == []
+
+
+def test_why_a_bundle_is_built_again() -> None:
+    from delphi.core.mailing import BundlePart, BundleRecord, bundle_changes
+
+    def part(code: str, letter: str = "l", questionnaire: str = "q") -> BundlePart:
+        return BundlePart(code=code, letter=letter, questionnaire=questionnaire)
+
+    codes = [f"P{n}" for n in range(1, 9)]
+    before = BundleRecord(built=datetime(2027, 1, 4, tzinfo=UTC), date=datetime(2027, 1, 4).date(),
+                          deadline=None, parts=[part(c) for c in codes], sha256="s", pages=16)
+    assert bundle_changes(before, None, [part(c) for c in codes]) == []
+    assert bundle_changes(before, None, [part(c) for c in reversed(codes)]) == [
+        "the roster order of the postal panellists changed"]
+    assert bundle_changes(before, None, [part(c) for c in [*codes[1:7], "Q1"]]) == [
+        "Q1 now by post", "P1 and P8 no longer by post"]
+    assert bundle_changes(before, None, [part(c, questionnaire=c) for c in codes[:5]]
+                          + [part(c) for c in codes[5:]]) == [
+        "the questionnaires of P1, P2, P3 and 2 more changed"]
+    assert bundle_changes(before, None, [part("P1", letter="x")] + [part(c) for c in codes[1:]]
+                          ) == ["the cover letter of P1 changed"]
+    assert bundle_changes(before, "12 January", [part(c, letter="x") for c in codes]) == [
+        "the deadline changed (was none, now '12 January')"]  # not also every letter
+    assert bundle_changes(before, None, [part(c, letter="x") for c in codes]) == [
+        "the cover letters of all 8 changed"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -12,10 +12,13 @@ from typing import Any
 
 from delphi.actions.web import base_url, issue_link
 from delphi.core.mailing import (
+    BundlePart,
+    BundleRecord,
     Content,
     Kind,
     LogEntry,
     Mailing,
+    bundle_changes,
     content_for,
     plan_questionnaires,
     plan_reminders,
@@ -27,7 +30,7 @@ from delphi.errors import DelphiError, Problem, RoundStateError
 from delphi.i18n import Language
 from delphi.store.intake import sha256
 from delphi.store.maillog import MailLog
-from delphi.store.study import Study, atomic_write, write_bytes
+from delphi.store.study import Study, atomic_write
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,11 @@ class MailOutcome:
     failed: dict[str, str]
     uncertain: list[str] = field(default_factory=list)  # the connection dropped mid-message
     outbox: Path | None = None
-    bundle: Path | None = None
+    bundle: Path | None = None  # the print bundle for the postal panellists, if any
     bundle_pages: int = 0
+    bundle_built: datetime | None = None  # when: this run, or an earlier one if it was reused
+    bundle_reused: bool = False  # an earlier run's bundle was still right
+    bundle_rebuilt: list[str] = field(default_factory=list)  # why an earlier one was replaced
 
 
 def _mail_log(folder: Study, round_no: int) -> MailLog:
@@ -105,9 +111,15 @@ def plan_mail(study: Path | str, kind: Kind, round: int | None = None,
 def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
              deadline: str | None = None, now: Callable[[], datetime] | None = None,
              sleep: Callable[[float], None] = time.sleep,
-             on_done: Callable[[str, str | None], None] = lambda code, error: None
-             ) -> MailOutcome:
+             on_done: Callable[[str, str | None], None] = lambda code, error: None,
+             on_bundle_start: Callable[[int], None] = lambda total: None,
+             on_bundle_done: Callable[[str], None] = lambda code: None) -> MailOutcome:
     """Send (or, with ``dry_run``, write as .eml files) the planned messages, one by one.
+
+    Then, for ``send``, the print bundle of the postal panellists: built once per round and
+    used again while nothing it is made of has changed (see :class:`_PrintBundle`); when it
+    is built, ``on_bundle_start`` gets the number of panellists in it and ``on_bundle_done``
+    each one's code as their letter and questionnaire are in.
 
     Each message is logged ``pending`` before it goes to the server and ``sent`` or ``failed``
     after, so an interrupted run can be run again without mailing anyone twice. All messages
@@ -123,10 +135,9 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
     posting = _Posting(run, dry_run, clock, written_date(deadline, folder.language))
     outcome = MailOutcome(sent=[], failed={},
                           outbox=folder.outbox_dir(run.round) if dry_run else None)
+    bundle = None
     if mailing.kind == "questionnaire" and mailing.by_post:  # printable, before anything goes
-        from delphi.render.bundle import cover_letters
-
-        cover_letters(folder.root, mailing.by_post, folder.language, **posting.letters)
+        bundle = _PrintBundle(run, posting.letters, clock)
     interval = 60.0 / rate if rate else 0.0
     with Mailer(settings.mail) if settings.mail and not dry_run else _NoMailer() as mailer:
         for position, p in enumerate(mailing.recipients):
@@ -143,8 +154,8 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
             else:
                 outcome.failed[p.code] = error
             on_done(p.code, error)
-    if mailing.kind == "questionnaire" and mailing.by_post:
-        outcome.bundle, outcome.bundle_pages = _write_bundle(run, posting.letters)
+    if bundle is not None:
+        bundle.make(outcome, on_bundle_start, on_bundle_done)
     return outcome
 
 
@@ -186,7 +197,7 @@ class _Posting:
         self.template = ("questionnaire.txt.j2" if run.mailing.kind == "questionnaire"
                          else "reminder.txt.j2")
         self.letters = {"study": settings.title, "round": run.round, "sender": self.sender,
-                        "deadline": deadline, "date": folder.language.date(clock().date())}
+                        "deadline": deadline}
 
     def post(self, p: Panellist, mailer: Any) -> str | None:
         """Mail one panellist; the server's permanent refusal, if it refused."""
@@ -234,18 +245,98 @@ class _Posting:
         return message, pdf, link
 
 
-def _write_bundle(run: MailRun, letters: dict[str, Any]) -> tuple[Path, int]:
-    """Write the round's print bundle for the postal panellists; its path and page count."""
-    from delphi.render.bundle import postal_bundle
+class _PrintBundle:
+    """The round's print bundle: built once, used again while it is still right.
 
-    folder, round_no = run.study, run.round
-    made = postal_bundle(
-        folder.root, [(p, folder.questionnaire_pdf(round_no, p.code))
-                      for p in run.mailing.by_post],
-        folder.language, **letters)
-    path = folder.postal_bundle_path(round_no)
-    write_bytes(path, made.pdf)
-    return path, made.pages
+    Its record (``store/postal.py``) holds per postal panellist the hashes of the cover
+    letter and the questionnaire that went in. The letters carry the date the bundle was
+    built: they are rendered with the record's date, and if every part, the deadline and the
+    bundle file itself are as recorded, the bundle is used again. Otherwise it is built again,
+    with today's date on its letters, and the outcome says why.
+    """
+
+    def __init__(self, run: MailRun, context: dict[str, Any],
+                 clock: Callable[[], datetime]) -> None:
+        from delphi.store.postal import read_record
+
+        self.run, self.context, self.clock = run, context, clock
+        self.record, self.unreadable = read_record(run.study, run.round)
+        self.today = clock().date()
+        self.letters = self._letters(self.record.date if self.record else self.today)
+
+    def _letters(self, day: date) -> list[str]:
+        """The cover letters dated ``day``, checked to be printable."""
+        from delphi.render.bundle import cover_letters
+
+        folder = self.run.study
+        return cover_letters(folder.root, self.run.mailing.by_post, folder.language,
+                             date=folder.language.date(day), **self.context)
+
+    def _parts(self) -> list[BundlePart]:
+        folder, round_no = self.run.study, self.run.round
+        return [BundlePart(code=p.code, letter=sha256(html.encode("utf-8")),
+                           questionnaire=sha256(folder.questionnaire_pdf(round_no,
+                                                                         p.code).read_bytes()))
+                for p, html in zip(self.run.mailing.by_post, self.letters, strict=True)]
+
+    def _changes(self) -> list[str] | None:
+        """None if the bundle on disk is the one to print; else why not ([] if there is none)."""
+        from delphi.store.postal import file_sha256
+
+        folder = self.run.study
+        path = folder.postal_bundle_path(self.run.round)
+        if self.record is None:
+            if self.unreadable:
+                return [self.unreadable]
+            return ["nothing recorded what the earlier one was built from"] if path.exists() else []
+        reasons = bundle_changes(self.record, self.context["deadline"], self._parts())
+        if not reasons:
+            digest = file_sha256(path)
+            if digest is None:
+                reasons.append("the earlier one was removed")
+            elif digest != self.record.sha256:
+                reasons.append("the earlier one was changed after it was built")
+        return reasons or None
+
+    def make(self, outcome: MailOutcome, on_start: Callable[[int], None],
+             on_done: Callable[[str], None]) -> None:
+        """Use the bundle again or build it; what was done goes into ``outcome``."""
+        folder, round_no = self.run.study, self.run.round
+        changes = self._changes()
+        outcome.bundle = folder.postal_bundle_path(round_no)
+        if changes is None and self.record is not None:
+            outcome.bundle_pages, outcome.bundle_built = self.record.pages, self.record.built
+            outcome.bundle_reused = True
+            return
+        outcome.bundle_rebuilt = changes or []
+        outcome.bundle_pages, outcome.bundle_built = self._build(on_start, on_done)
+
+    def _build(self, on_start: Callable[[int], None],
+               on_done: Callable[[str], None]) -> tuple[int, datetime]:
+        """Build and write the bundle and its record; its page count and time."""
+        from delphi.render.bundle import postal_bundle
+        from delphi.store.postal import write_bundle
+
+        folder, round_no, people = self.run.study, self.run.round, self.run.mailing.by_post
+        if self.record is not None and self.record.date != self.today:
+            self.letters = self._letters(self.today)
+        parts: list[BundlePart] = []
+
+        def contents() -> Iterator[tuple[str, bytes]]:  # read once: hashed as it goes in
+            for p, html in zip(people, self.letters, strict=True):
+                data = folder.questionnaire_pdf(round_no, p.code).read_bytes()
+                parts.append(BundlePart(code=p.code, letter=sha256(html.encode("utf-8")),
+                                        questionnaire=sha256(data)))
+                yield html, data
+
+        on_start(len(people))
+        made = postal_bundle(folder.root, contents(), folder.language,
+                             on_done=lambda: on_done(parts[-1].code))
+        built = self.clock()
+        write_bundle(folder, round_no, made.pdf, BundleRecord(
+            built=built, date=self.today, deadline=self.context["deadline"], parts=parts,
+            sha256=sha256(made.pdf), pages=made.pages))
+        return made.pages, built
 
 
 def _is_pdf(path: Path) -> bool:

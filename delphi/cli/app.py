@@ -17,7 +17,7 @@ from delphi.errors import DelphiError, ExitStatus
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from delphi.actions.mail import MailRun
+    from delphi.actions.mail import MailOutcome, MailRun
     from delphi.actions.rounds import NewRound
     from delphi.core.mailing import Content, Kind
     from delphi.core.models import RuleName
@@ -438,14 +438,17 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
                   transient=True) as progress:
         task = progress.add_task("Writing .eml files" if dry_run else "Sending",
                                  total=len(mailing.recipients))
-        outcome = actions.run_mail(run, dry_run=dry_run, rate=rate, deadline=deadline,
-                                   on_done=lambda code, error: progress.advance(task))
+        bundle = progress.add_task("Building the print bundle", visible=False)
+        outcome = actions.run_mail(
+            run, dry_run=dry_run, rate=rate, deadline=deadline,
+            on_done=lambda code, error: progress.advance(task),
+            on_bundle_start=lambda total: progress.reset(bundle, total=total, visible=True),
+            on_bundle_done=lambda code: progress.advance(bundle))
     verb = "wrote" if dry_run else "sent"
     out.print(f"{verb.capitalize()} {len(outcome.sent)} {what}"
               + (f" to {outcome.outbox}" if outcome.outbox else "") + ".", markup=False)
     if outcome.bundle:
-        out.print(f"Print bundle for {len(mailing.by_post)} postal panellists: "
-                  f"{outcome.bundle} ({outcome.bundle_pages} pages).", markup=False)
+        _print_bundle(outcome, len(mailing.by_post), out)
     for code, error in outcome.failed.items():
         err.print(f"failed: {code}: {error}", markup=False)
     for code in outcome.uncertain:
@@ -457,6 +460,21 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
                   "roster and run the command again.", style="bold red")
     if outcome.failed or outcome.uncertain:
         raise typer.Exit(ExitStatus.ERROR)
+
+
+def _print_bundle(outcome: MailOutcome, postal: int, out: Console) -> None:
+    """Where the print bundle is, and whether this run built it, built it again, or reused it."""
+    head = (f"Print bundle for {postal} postal panellist{'s' if postal != 1 else ''}: "
+            f"{outcome.bundle} ({outcome.bundle_pages} pages)")
+    if outcome.bundle_reused:
+        built = f"{outcome.bundle_built:%Y-%m-%d %H:%M}" if outcome.bundle_built else "earlier"
+        out.print(f"{head}, unchanged since it was built {built}: used again.", markup=False,
+                  soft_wrap=True)
+        return
+    out.print(f"{head}.", markup=False, soft_wrap=True)
+    if outcome.bundle_rebuilt:
+        out.print("  built again: " + "; ".join(outcome.bundle_rebuilt) + ". If you printed "
+                  "the earlier one, print this one instead.", markup=False)
 
 
 def _print_mail_plan(run: MailRun, what: str, out: Console, err: Console) -> None:
@@ -522,6 +540,8 @@ def send(
     """E-mail each panellist their own questionnaire; a print bundle for postal ones.
 
     Running it again sends only what was not sent; the mail log is rounds/round-N/mail-log.jsonl.
+    The print bundle is built once per round and used again until a postal panellist, their
+    questionnaire or cover letter, or the --deadline changes.
     SMTP settings come from study.yaml (mail:), the login from DELPHI_SMTP_USER and
     DELPHI_SMTP_PASSWORD. Panellists with delivery: web get a private link to answer in a
     browser (delphi serve) instead of the PDF; --as chooses for everyone.

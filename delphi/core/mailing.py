@@ -9,7 +9,7 @@ message; the coordinator checks and uses ``--resend``.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -165,3 +165,79 @@ def reminders_sent(entries: Sequence[LogEntry]) -> dict[str, int]:
 def log_line(entry: LogEntry) -> dict[str, Any]:
     """A log entry as JSON-ready data."""
     return entry.model_dump(mode="json", exclude_none=True)
+
+
+class BundlePart(BaseModel):
+    """One postal panellist's part of the print bundle: whose, and hashes of what it holds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    letter: str  # SHA-256 of the cover letter's HTML (its date and deadline included)
+    questionnaire: str  # SHA-256 of the questionnaire PDF's bytes
+
+
+class BundleRecord(BaseModel):
+    """What a round's print bundle was built from, kept beside it so that it is built once.
+
+    ``date`` is the date the cover letters carry: the day the bundle was built. A bundle whose
+    parts are all unchanged is used again, with its letters' date.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    built: datetime
+    date: date
+    deadline: str | None
+    parts: list[BundlePart]
+    sha256: str  # of the bundle's PDF
+    pages: int
+
+
+def bundle_changes(before: BundleRecord, deadline: str | None,
+                   parts: Sequence[BundlePart]) -> list[str]:
+    """Why a bundle made of ``parts`` differs from the one ``before`` describes; [] if not.
+
+    Each reason is a phrase (``the questionnaire of U2 changed``) naming at most a few codes.
+    """
+    reasons = []
+    old = {p.code: p for p in before.parts}
+    new = {p.code: p for p in parts}
+    added = [c for c in new if c not in old]
+    gone = [c for c in old if c not in new]
+    if added:
+        reasons.append(f"{_codes(added)} now by post")
+    if gone:
+        reasons.append(f"{_codes(gone)} no longer by post")
+    both = [c for c in new if c in old]
+    if not added and not gone and [p.code for p in parts] != [p.code for p in before.parts]:
+        reasons.append("the roster order of the postal panellists changed")
+    if deadline != before.deadline:
+        reasons.append(f"the deadline changed (was {_quoted(before.deadline)}, "
+                       f"now {_quoted(deadline)})")
+    else:
+        letters = [c for c in both if old[c].letter != new[c].letter]
+        if letters:
+            reasons.append(f"{_of('cover letter', letters, len(both))} changed")
+    changed = [c for c in both if old[c].questionnaire != new[c].questionnaire]
+    if changed:
+        reasons.append(f"{_of('questionnaire', changed, len(both))} changed")
+    return reasons
+
+
+def _of(what: str, codes: Sequence[str], out_of: int) -> str:
+    """``the questionnaire of U2``, ``the questionnaires of U2 and U5``, ``... of all 9``."""
+    return f"the {what}{'s' if len(codes) > 1 else ''} of {_codes(codes, out_of)}"
+
+
+def _codes(codes: Sequence[str], out_of: int = 0) -> str:
+    """``U2``, ``U2, U5 and U7``, ``U2, U5, U7 and 12 more``, or ``all 15``."""
+    if out_of > 1 and len(codes) == out_of:
+        return f"all {out_of}"
+    if len(codes) <= 4:
+        return codes[0] if len(codes) == 1 else f"{', '.join(codes[:-1])} and {codes[-1]}"
+    return f"{', '.join(codes[:3])} and {len(codes) - 3} more"
+
+
+def _quoted(deadline: str | None) -> str:
+    return "none" if deadline is None else repr(deadline)

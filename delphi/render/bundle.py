@@ -7,7 +7,7 @@ questionnaire.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,12 @@ def cover_letters(study_root: Path, panellists: Sequence[Panellist], language: L
     return pages
 
 
-def postal_bundle(study_root: Path, letters: Sequence[tuple[Panellist, Path]],
-                  language: Language, **context: Any) -> Bundle:
-    """The bundle of cover letters (in ``language``), each followed by the questionnaire PDF.
+def postal_bundle(study_root: Path, parts: Iterable[tuple[str, bytes]], language: Language,
+                  on_done: Callable[[], None] = lambda: None) -> Bundle:
+    """The bundle of (cover letter, questionnaire) parts, in order; ``on_done`` after each.
+
+    A part is a cover letter's HTML (in ``language``), laid out here, and the bytes of the
+    questionnaire PDF that follows it.
 
     The questionnaires' form fields are dropped from the bundle: it is for printing, and the
     same field names repeated for many panellists would tie their answers together on screen.
@@ -54,12 +57,12 @@ def postal_bundle(study_root: Path, letters: Sequence[tuple[Panellist, Path]],
 
     renderer = Renderer(study_root, tagged=False, language=language)
     writer = pypdf.PdfWriter()
-    pages = cover_letters(study_root, [p for p, _ in letters], language, **context)
-    for (_, questionnaire), html in zip(letters, pages, strict=True):
+    for html, questionnaire in parts:
         cover = weasyprint.HTML(string=html, base_url=renderer.base_url,
                                 url_fetcher=renderer.fetcher).write_pdf()
         writer.append(pypdf.PdfReader(io.BytesIO(cover)))
-        writer.append(pypdf.PdfReader(questionnaire), import_outline=False)
+        writer.append(pypdf.PdfReader(io.BytesIO(questionnaire)), import_outline=False)
+        on_done()
     writer._root_object.pop("/AcroForm", None)  # printing only: no shared fields
     for page in writer.pages:
         page.pop("/Annots", None)

@@ -15,6 +15,7 @@ STUDY_FILE_BYTES = 20 * MB  # study.yaml, item bank, roster, manifests
 RETURNS_FILE_BYTES = 50 * MB  # one CSV, XLSX or PDF of returns
 LOG_FILE_BYTES = 200 * MB  # import-log.jsonl, mail-log.jsonl
 RESULTS_FILE_BYTES = 50 * MB  # results.json
+BUNDLE_RECORD_BYTES = 50 * MB  # post/round-N-postal-bundle.json
 TEMPLATE_FILE_BYTES = 2 * MB  # a study's own template or stylesheet
 SHEET_ROWS = 100_000  # rows read from a spreadsheet of returns
 SHEET_COLUMNS = 5_000  # columns read from a spreadsheet of returns

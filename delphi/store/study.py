@@ -191,6 +191,10 @@ class Study:
         """``rounds/round-N/post/round-N-postal-bundle.pdf``: the print bundle."""
         return self.round_dir(round_no) / "post" / f"round-{round_no}-postal-bundle.pdf"
 
+    def postal_bundle_record_path(self, round_no: int) -> Path:
+        """``rounds/round-N/post/round-N-postal-bundle.json``: what the bundle was built from."""
+        return self.postal_bundle_path(round_no).with_suffix(".json")
+
     def web_dir(self, round_no: int) -> Path:
         """``rounds/round-N/web``: what ``delphi serve`` keeps (see ``store/web.py``)."""
         return self.round_dir(round_no) / "web"
