@@ -15,6 +15,9 @@ the text a panellist will type is unknown. A questionnaire avoids that in two st
 
 Radio buttons are drawn by their widgets only, with two appearances (off, on) shared by every
 button of a size, instead of a circle in the page content and a stream of its own each.
+
+The structure tree loses the elements that say nothing (:mod:`delphi.render.tags`), and what
+the steps free is taken out of the file (:func:`compact`).
 """
 
 from __future__ import annotations
@@ -177,11 +180,49 @@ def _radio_appearances(pdf: Any) -> None:
         _references(states, dropped)
         obj["AP"] = pydyf.Dictionary({"N": pydyf.Dictionary(
             {**{key: on for key in states}, "Off": off})})
-    for index, obj in enumerate(pdf.objects):
+    for obj in pdf.objects:
         if isinstance(obj, pydyf.Stream) and obj.reference in dropped:
-            placeholder = pydyf.Dictionary()
-            placeholder.number = obj.number
-            pdf.objects[index] = placeholder
+            obj.free = "f"  # :func:`compact` takes it out
+
+
+_REFERENCE = re.compile(rb"(\d+) 0 R")
+
+
+def compact(pdf: Any) -> None:
+    """Take the objects the lean steps freed out of the PDF, and number the rest in a row.
+
+    A freed object would still take an entry in the cross-reference table, and a run of
+    entries broken by free ones no longer compresses (the table's predictor works on the
+    difference between one entry and the next).
+    """
+    objects = pdf.objects
+    kept = [objects[0]] + [obj for obj in objects[1:] if obj.free != "f"]
+    if len(kept) == len(objects):
+        return
+    numbers = {obj.number: new for new, obj in enumerate(kept)}
+
+    def renumbered(value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                value[key] = renumbered(item)
+        elif isinstance(value, list):
+            value[:] = [renumbered(item) for item in value]
+        elif isinstance(value, bytes | str):
+            text = value.encode() if isinstance(value, str) else value
+            match = _REFERENCE.fullmatch(text)
+            if match:
+                if int(match[1]) not in numbers:
+                    raise ValueError(f"a lean step freed object {int(match[1])}, still referenced")
+                return b"%d 0 R" % numbers[int(match[1])]
+        return value
+
+    for obj in kept[1:]:
+        renumbered(obj.extra if hasattr(obj, "extra") else obj)  # a stream's dictionary
+    kids = pdf.pages["Kids"]  # pydyf keeps the pages as (number, 0, "R") triples
+    kids[::3] = [numbers[number] for number in kids[::3]]
+    for new, obj in enumerate(kept):
+        obj.number = new
+    objects[:] = kept
 
 
 def _add(pdf: Any, obj: Any) -> bytes:

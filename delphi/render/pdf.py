@@ -22,7 +22,7 @@ from delphi.core.fields import OWN_TEXT_PREFIX, READ_ONLY_FIELDS, own_text_field
 from delphi.i18n import Language, load_language
 from delphi.render.context import Personal, QuestionnaireContext
 from delphi.render.fonts import check_printable
-from delphi.render.lean import font_configuration, form_css, lean_finisher
+from delphi.render.lean import compact, font_configuration, form_css, lean_finisher
 from delphi.render.personalise import (
     NotPersonalisable,
     Placeholders,
@@ -34,6 +34,7 @@ from delphi.render.personalise import (
     text_items,
     unproven_versions,
 )
+from delphi.render.tags import lean_tags
 from delphi.render.templates import PACKAGE_DIR, environment, study_text
 
 TEMPLATE = "questionnaire.html.j2"
@@ -117,6 +118,8 @@ def _finish(document: Any, pdf: Any, texts: Mapping[str, str] | None = None) -> 
     """Weasyprint finisher: radio groups as one field each, own texts, then the lean steps."""
     _radio_kids_unnamed(document, pdf, texts)
     lean_finisher(pdf, buttons=not texts)
+    lean_tags(pdf)
+    compact(pdf)
 
 
 def _own_texts(context: QuestionnaireContext, me: Personal | Placeholders) -> dict[str, str]:

@@ -486,14 +486,16 @@ class SharedLayout:
             if len(pieces) == 1 and isinstance(pieces[0], bytes):
                 continue
             references = []
-            for piece in pieces:
-                references.append(b"%d 0 R" % len(xref))
+            for index, piece in enumerate(pieces):
+                own = number if index == 0 else len(xref)  # the first piece takes its number
+                if index:
+                    xref.append((0, 0, 0))
+                references.append(b"%d 0 R" % own)
                 if isinstance(piece, bytes):
-                    statics.append((len(xref), b"%d 0 obj\n%s\nendobj\n"
-                                    % (len(xref), _stream(b"<<", piece, ONCE_LEVEL))))
+                    statics.append((own, b"%d 0 obj\n%s\nendobj\n"
+                                    % (own, _stream(b"<<", piece, ONCE_LEVEL))))
                 else:
-                    self.lines[len(xref)] = piece
-                xref.append((0, 0, 0))
+                    self.lines[own] = piece
             page["Contents"] = pydyf.Array(references)
             objects[number].free = "f"  # its pieces replace it
         return statics
