@@ -19,8 +19,9 @@ from tests.conftest import ITEMS_YAML, PANEL_YAML, STUDY_YAML, build_tree, write
 
 
 @pytest.fixture(scope="module")
-def questionnaire(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Round 2 of the tiny study: statements with feedback, tables, charts, fields."""
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny study in round 2 (statements with feedback, tables, charts, fields), with its
+    report as PDF."""
     root = build_tree(tmp_path_factory.mktemp("tags") / "study", {
         "study.yaml": STUDY_YAML, "questionnaires/items.yaml": ITEMS_YAML,
         "panels/panel.yaml": PANEL_YAML})
@@ -28,10 +29,15 @@ def questionnaire(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_tree(root, {"rounds/round-1/returns/returns.csv":
                       "code,1.1,1.2,5.1,5.2\nE1,9,2,7,5\nE2,9,3,7,4\nU1,3,,9,3\n"})
     runner = CliRunner()
-    for args in (["analyse"], ["new-round", "--keep", "1.2"]):
+    for args in (["analyse"], ["new-round", "--keep", "1.2"], ["report", "--format", "pdf"]):
         result = runner.invoke(app, [*args, "--study", str(root)])
         assert result.exit_code == 0, result.output
-    return root / "rounds/round-2/questionnaires/U1.pdf"
+    return root
+
+
+@pytest.fixture(scope="module")
+def questionnaire(study: Path) -> Path:
+    return study / "rounds/round-2/questionnaires/U1.pdf"
 
 
 class Tree:
@@ -81,8 +87,10 @@ def parent_tree(reader: pypdf.PdfReader) -> dict[int, Any]:
     return {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
 
 
-def test_every_content_and_field_is_held_where_the_parent_tree_says(questionnaire: Path) -> None:
-    reader = pypdf.PdfReader(questionnaire)
+@pytest.mark.parametrize("made", ["rounds/round-2/questionnaires/U1.pdf", "report/report.pdf"])
+def test_every_content_and_field_is_held_where_the_parent_tree_says(study: Path, made: str
+                                                                    ) -> None:
+    reader = pypdf.PdfReader(study / made)
     tree = Tree(reader)
     mapping = parent_tree(reader)
     for index, page in enumerate(reader.pages):
@@ -123,9 +131,10 @@ def test_only_what_says_something_is_left(questionnaire: Path) -> None:
     assert figures and all(str(figure.get("/Alt", "")).strip() for figure in figures)
 
 
-def test_no_object_is_left_free(questionnaire: Path) -> None:
+@pytest.mark.parametrize("made", ["rounds/round-2/questionnaires/U1.pdf", "report/report.pdf"])
+def test_no_object_is_left_free(study: Path, made: str) -> None:
     """What the lean steps freed is out of the file: the object numbers run without a gap."""
-    reader = pypdf.PdfReader(questionnaire)
+    reader = pypdf.PdfReader(study / made)
     size = int(reader.trailer["/Size"])
     for number in range(1, size - 1):  # the last one is the cross-reference stream itself
         assert reader.get_object(number) is not None, f"object {number} is free"

@@ -12,6 +12,7 @@ other name and leaves none unused.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict
@@ -24,7 +25,9 @@ from delphi.core.stability import RELEVANT, Stability, chosen
 from delphi.core.subgroups import Finding
 from delphi.i18n import Language
 from delphi.render.charts import band_chart, chart_labels
+from delphi.render.lean import compact
 from delphi.render.pdf import Renderer, make_environment
+from delphi.render.tags import lean_tags
 
 TEMPLATE = "report.html.j2"
 LARGEST = 8  # subgroup differences listed even when none passes the FDR threshold
@@ -566,9 +569,14 @@ def html(study_root: Path, data: ReportData, results: dict[int, RoundResult],
 
 
 def pdf(study_root: Path, html_text: str, language: Language) -> bytes:
-    """The report as PDF (tagged, no forms)."""
+    """The report as PDF (tagged, no forms; the structure tree lean as a questionnaire's)."""
     import weasyprint
+
+    def finish(document: Any, made: Any) -> None:
+        lean_tags(made)
+        compact(made)
 
     renderer = Renderer(study_root, language=language)
     return weasyprint.HTML(string=html_text, base_url=renderer.base_url,  # type: ignore[no-any-return]
-                           url_fetcher=renderer.fetcher).write_pdf(pdf_variant="pdf/ua-1")
+                           url_fetcher=renderer.fetcher).write_pdf(pdf_variant="pdf/ua-1",
+                                                                   finisher=finish)
