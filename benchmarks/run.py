@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # analysis, start-up and a round's questionnaires
     python benchmarks/run.py --quick    # the two smaller analysis sizes only
+    python benchmarks/run.py --startup  # start-up only
 
 Prints one line per figure: what, time, floor, ratio. These are measurements, not tests.
 """
@@ -137,30 +138,110 @@ def whole_command(people: int, items: int) -> tuple[float, float, float]:
     return command, floor, peak
 
 
-def startup() -> dict[str, float]:
-    """Median wall times of delphi's start-up and of its floors, in separate processes.
-
-    ``import typer`` is the floor the issue names; a one-option typer app run once, and
-    asked for ``--help``, are what typer itself costs before any command of ours runs.
-    """
-    one_option = ("import typer\napp = typer.Typer()\n@app.command()\n"
+LIBRARIES_SCRIPT = """
+import typer, yaml, rich.console, rich.table
+from pydantic import BaseModel
+class One(BaseModel):
+    x: int
+One(x=1)
+"""
+STATUS_TWICE = """
+import contextlib, io, sys, time
+from delphi.cli.app import app
+def status():
+    try:
+        app(["status"])
+    except SystemExit:
+        pass
+with contextlib.redirect_stdout(io.StringIO()):
+    status()
+    start = time.perf_counter()
+    status()
+    took = time.perf_counter() - start
+print(took)
+"""
+ONE_OPTION_APP = ("import typer\napp = typer.Typer()\n@app.command()\n"
                   "def f(x: int = 1) -> None: pass\napp({args})")
 
-    def run(args: list[str]) -> float:
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
-            subprocess.run(args, capture_output=True, check=True, cwd=ROOT)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-    return {
-        "import typer": run([sys.executable, "-c", "import typer"]),
-        "typer app --help": run([sys.executable, "-c",
-                                 one_option.format(args='["--help"]')]),
-        "typer app --x 2": run([sys.executable, "-c", one_option.format(args='["--x", "2"]')]),
-        "delphi --help": run([sys.executable, "-m", "delphi", "--help"]),
-        "delphi status": run([sys.executable, "-m", "delphi", "status"]),
+
+def startup(runs: int = 9) -> dict[str, float]:
+    """Median wall times of delphi's start-up and of its floors, each in a process of its own.
+
+    ``import typer`` is the floor the issue names. A one-option typer app run once, and asked
+    for ``--help``, are what typer itself costs before any command of ours runs; "libraries"
+    imports what ``delphi status`` needs of its libraries (typer, pydantic with one model,
+    PyYAML, rich's console and table) and runs no code of ours. The commands take turns, so
+    a busy moment of the shared machine falls on all of them alike.
+
+    Every process reads compiled bytecode, as an installed package does: the children get a
+    bytecode cache of their own (``PYTHONPYCACHEPREFIX``), filled by a first run that is not
+    counted. Without it an editable install under ``PYTHONDONTWRITEBYTECODE`` compiles
+    delphi's sources on every run, while typer's come compiled by pip.
+    """
+    import os
+    import tempfile
+
+    commands = {
+        "python alone": ["-c", "pass"],
+        "import typer": ["-c", "import typer"],
+        "typer app --help": ["-c", ONE_OPTION_APP.format(args='["--help"]')],
+        "typer app --x 2": ["-c", ONE_OPTION_APP.format(args='["--x", "2"]')],
+        "libraries": ["-c", LIBRARIES_SCRIPT],
+        "delphi --help": ["-m", "delphi", "--help"],
+        "delphi status": ["-m", "delphi", "status"],
     }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    with tempfile.TemporaryDirectory(prefix="delphi-pyc-") as cache:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = cache
+        for turn in range(runs + 1):
+            for name, args in commands.items():
+                start = time.perf_counter()
+                subprocess.run([sys.executable, *args], capture_output=True, check=True,
+                               cwd=ROOT, env=env)
+                if turn:  # the first turn fills the bytecode cache
+                    times[name].append(time.perf_counter() - start)
+        breakdown = status_breakdown(env)
+    return {**{name: statistics.median(t) for name, t in times.items()}, **breakdown}
+
+
+def status_breakdown(env: dict[str, str]) -> dict[str, float]:
+    """Where ``delphi status`` spends its time: imports, from one run under ``python -X
+    importtime``, and its work once everything is imported, from a second run in the same
+    process (reading and checking the study, counting, typer's parsing, printing).
+
+    Each module's own import time goes to the library (or delphi) that imported it first:
+    the standard library's modules to the library that needed them, those imported before
+    any of them to "python" (the interpreter's start). importtime makes imports slower.
+    """
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "delphi", "status"],
+                          capture_output=True, check=True, cwd=ROOT, env=env, text=True)
+    work = subprocess.run([sys.executable, "-c", STATUS_TWICE], capture_output=True,
+                          check=True, cwd=ROOT, env=env, text=True)
+    owners = {"typer": "typer", "pydantic": "pydantic", "pydantic_core": "pydantic",
+              "annotated_types": "pydantic", "typing_inspection": "pydantic", "yaml": "yaml",
+              "_yaml": "yaml", "rich": "rich", "delphi": "delphi"}
+    spent: dict[str, float] = {}
+    pending: list[tuple[int, float, str | None]] = []  # (depth, seconds, owner) not yet placed
+    for line in done.stderr.splitlines():  # a module comes after the modules it imported
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line.removeprefix("import time:").split("|")
+        depth = (len(name) - len(name.lstrip())) // 2
+        owner = owners.get(name.strip().split(".")[0])
+        carried = 0.0
+        while pending and pending[-1][0] > depth:  # the modules this one imported
+            _, seconds, child_owner = pending.pop()
+            who = child_owner or owner
+            if who:
+                spent[who] = spent.get(who, 0.0) + seconds
+            else:
+                carried += seconds
+        pending.append((depth, int(own) / 1e6 + carried, owner))
+    for _, seconds, owner in pending:
+        spent[owner or "python"] = spent.get(owner or "python", 0.0) + seconds
+    return {**{f"status: {owner}": t for owner, t in spent.items()},
+            "status: its work": float(work.stdout.split()[-1])}
 
 
 def questionnaires() -> dict[str, float]:
@@ -266,12 +347,35 @@ def large_round(people: int = 2000, items: int = 100) -> dict[str, float]:
             "pdfs": len(pdfs)}
 
 
+def report_startup() -> None:
+    """Print the start-up figures and where ``delphi status`` spends its time."""
+    times = startup()
+    floor = times["import typer"]
+    for name in ("python alone", "delphi --help", "delphi status", "typer app --help",
+                 "typer app --x 2", "libraries"):
+        print(f"{f'start-up: {name} vs import typer':44} {times[name]:8.3f}s {floor:8.3f}s "
+              f"{times[name] / floor:6.1f}")
+    for name, typer_floor in (("delphi --help", "typer app --help"),
+                              ("delphi status", "typer app --x 2"),
+                              ("delphi status", "libraries")):
+        print(f"{f'start-up: {name} vs {typer_floor}':44} {times[name]:8.3f}s "
+              f"{times[typer_floor]:8.3f}s {times[name] / times[typer_floor]:6.1f}")
+    for owner in ("python", "typer", "pydantic", "yaml", "rich", "delphi"):
+        print(f"{f'  status: importing {owner} (importtime)':44} "
+              f"{times.get(f'status: {owner}', 0.0):8.3f}s")
+    print(f"{'  status: its work, all imported':44} {times['status: its work']:8.3f}s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--large", action="store_true",
                         help="only round 2 of a study of 2,000 panellists and 100 statements")
+    parser.add_argument("--startup", action="store_true", help="only the start-up figures")
     args = parser.parse_args()
+    if args.startup:
+        report_startup()
+        return
     if args.large:
         big = large_round()
         print(f"{'large round 2, 2,000 x 100 vs one raw layout':44} {big['round 2']:8.3f}s "
@@ -294,15 +398,7 @@ def main() -> None:
     print(f"{f'delphi analyse --json, {people} x {items}':44} {command:8.3f}s {floor:8.3f}s "
           f"{command / floor:6.1f}")
     print(f"{'peak memory of that command (MiB)':44} {peak:8.1f}")
-    times = startup()
-    floor = times["import typer"]
-    for name in ("delphi --help", "delphi status", "typer app --help", "typer app --x 2"):
-        print(f"{f'start-up: {name} vs import typer':44} {times[name]:8.3f}s {floor:8.3f}s "
-              f"{times[name] / floor:6.1f}")
-    for name, typer_floor in (("delphi --help", "typer app --help"),
-                              ("delphi status", "typer app --x 2")):
-        print(f"{f'start-up: {name} vs {typer_floor}':44} {times[name]:8.3f}s "
-              f"{times[typer_floor]:8.3f}s {times[name] / times[typer_floor]:6.1f}")
+    report_startup()
     if not args.quick:
         q = questionnaires()
         n = int(q["panellists"])
