@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.console import Group as Stack
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from delphi.core.analysis import ItemResult, RoundResult
 from delphi.core.answers import RatingSpec, resolve, section_spec
-from delphi.core.feedback import pct
 from delphi.core.history import in_rank_order
 from delphi.core.models import Manifest, ManifestSection, Option, Settings
 from delphi.core.stability import (
@@ -26,6 +25,9 @@ from delphi.core.stability import (
 from delphi.core.stats import round_half_up
 from delphi.core.status import RoundStatus
 
+if TYPE_CHECKING:  # annotations only: `delphi status` does not import the analysis
+    from delphi.core.analysis import ItemResult, RoundResult
+
 AGREE_MARK = "✔"
 DIVERGE_MARK = "◆"
 
@@ -33,6 +35,15 @@ DIVERGE_MARK = "◆"
 def num(value: float | None, places: int = 1) -> str:
     """A statistic for display: rounded half up, a dash when there is none."""
     return "–" if value is None else str(round_half_up(value, places))
+
+
+def pct(share: float | None, places: int = 0, sign: str = "%") -> str:
+    """A share as a percentage rounded half up: ``0.125`` -> ``13%``; ``places=1`` -> ``12.5%``.
+
+    For the terminal; what panellists and readers get is written the panel's way by
+    ``delphi.i18n.Language.percent``.
+    """
+    return "–" if share is None else f"{round_half_up(share * 100, places)}{sign}"
 
 
 def short(text: str, limit: int = 58) -> str:

@@ -106,15 +106,6 @@ def fmt(value: float | None) -> str:
     return "–" if value is None else str(round_half_up(value))
 
 
-def pct(share: float | None, places: int = 0, sign: str = "%") -> str:
-    """A share as a percentage rounded half up: ``0.125`` -> ``13%``; ``places=1`` -> ``12.5%``.
-
-    For the terminal; what panellists and readers get is written the panel's way by
-    ``delphi.i18n.Language.percent``.
-    """
-    return "–" if share is None else f"{round_half_up(share * 100, places)}{sign}"
-
-
 def group_medians(item: ItemResult, settings: Settings) -> list[GroupMedian] | None:
     """The groups' medians, in the study's order, when the groups diverge on an item."""
     if not item.divergent:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from delphi.core.analysis import ItemResult, RoundResult
+if TYPE_CHECKING:  # annotations only: the terminal's views need no analysis to show a status
+    from delphi.core.analysis import ItemResult, RoundResult
 
 
 class _Ranked(Protocol):

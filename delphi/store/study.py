@@ -20,7 +20,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from delphi.core.analysis import RoundResult
 from delphi.core.checks import check_bank, check_manifest, check_roster, check_settings
 from delphi.core.models import (
     ItemBank,
@@ -34,7 +33,8 @@ from delphi.store.limits import RESULTS_FILE_BYTES, read_text_bounded
 from delphi.store.returns_csv import ReturnsReader
 from delphi.store.yamlfile import dump_yaml, line_of, load_model
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: `delphi status` does not import the analysis
+    from delphi.core.analysis import RoundResult
     from delphi.i18n import Language
 
 SETTINGS_FILE = "study.yaml"
