@@ -899,8 +899,28 @@ class PanelReturn(Strict):
     suggestions: str | None = None
     source: Source | None = Field(None, description="file (and line) the return was read from")
 
+    @classmethod
+    def checked(cls, code: str, ratings: dict[str, int | None], unsure: list[str],
+                choices: dict[str, str], texts: dict[str, str], comments: dict[str, str],
+                suggestions: str | None, source: Source | None) -> PanelReturn:
+        """A return from values its reader has checked one by one, not validated again.
+
+        For readers that check every value themselves (:class:`~delphi.store.returns_csv.
+        ReturnsReader`: an invited code, asked keys, whole ratings on the scale) and would
+        otherwise pay pydantic's copy of thousands of ratings a return. The check across
+        fields (one answer per key) still runs.
+        """
+        made = cls.model_construct(code=code, ratings=ratings, unsure=unsure, choices=choices,
+                                   texts=texts, comments=comments, suggestions=suggestions,
+                                   source=source)
+        return made._answered_once()
+
     @model_validator(mode="after")
     def _one_answer_per_key(self) -> PanelReturn:
+        return self._answered_once()
+
+    def _answered_once(self) -> PanelReturn:
+        """The return, if no answer key is in two of ratings, unsure, choices and texts."""
         if self.unsure or self.choices or self.texts:
             seen = [k for k, v in self.ratings.items() if v is not None]
             for keys in (self.unsure, self.choices, self.texts):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -181,10 +181,10 @@ class ReturnsReader:
         """The returns read so far, in the order of the manifest's invited codes."""
         order = {c: i for i, c in enumerate(self.manifest.invited)}
         drafts = sorted(self._drafts.values(), key=lambda d: order.get(d.code, len(order)))
-        return [PanelReturn(code=d.code, ratings=d.ratings, unsure=d.unsure,
-                            choices=d.choices, texts=d.texts, comments=d.comments,
-                            suggestions="\n".join(d.suggestions) or None,
-                            source=self._where[d.code]) for d in drafts]
+        return [PanelReturn.checked(code=d.code, ratings=d.ratings, unsure=d.unsure,
+                                    choices=d.choices, texts=d.texts, comments=d.comments,
+                                    suggestions="\n".join(d.suggestions) or None,
+                                    source=self._where[d.code]) for d in drafts]
 
     # ------------------------------------------------------------------ wide
 
@@ -193,8 +193,9 @@ class ReturnsReader:
         columns = self._wide_columns(header, display)
         if columns is None:
             return
-        fast = [c for c in columns if c.kind == "answer" and c.target in self._plain]
-        slow = [c for c in columns if c not in fast]
+        fast = _RatingColumns([c for c in columns
+                               if c.kind == "answer" and c.target in self._plain], self._plain)
+        slow = [c for c in columns if c not in fast.columns]
         width = len(header)
         for line, cells in rows:
             if not any(str(c).strip() for c in cells):
@@ -242,27 +243,28 @@ class ReturnsReader:
         return columns if ok else None
 
     def _wide_ratings(self, display: str, line: int, draft: _Draft, cells: list[str],
-                      columns: list[_Column]) -> None:
+                      fast: _RatingColumns) -> None:
         """The rating cells of a row: one dictionary lookup a cell, in C through ``map``.
 
-        Anything that is not exactly a scale value, the unsure code or empty gets the full
-        parse and its message.
+        A row with a cell that is not exactly a scale value, the unsure code or empty (a
+        lookup fails) gets the full parse of each cell and its messages.
         """
-        if not columns:
+        if not fast.keys:
             return
-        keys = [c.target for c in columns]
-        raw = [cells[c.index] for c in columns]
-        tables = [self._plain[k] for k in keys if k is not None]
-        values: list[Parsed] = list(map(dict.get, tables, raw, repeat(_BAD)))
-        if _BAD in values:
-            values = [self._parse(display, line, str(c.target), cell, c.index)
-                      if value is _BAD else value
-                      for c, cell, value in zip(columns, raw, values, strict=True)]
-        if _UNSURE in values or _BAD in values:
-            for key, value in zip(keys, values, strict=True):
-                draft.put(str(key), value)
+        raw = fast.pick(cells)
+        try:
+            ratings = dict(zip(fast.keys, map(dict.__getitem__, fast.tables, raw), strict=True))
+        except KeyError:
+            values = [self._parse(display, line, c.target or "", cell, c.index)
+                      for c, cell in zip(fast.columns, raw, strict=True)]
+            for key, value in zip(fast.keys, values, strict=True):
+                draft.put(key, value)
+            return
+        if fast.unsure and _UNSURE in ratings.values():
+            for key, value in ratings.items():
+                draft.put(key, value)
         else:
-            draft.ratings.update(zip(map(str, keys), values, strict=True))
+            draft.ratings.update(ratings)
 
     def _wide_others(self, display: str, line: int, draft: _Draft, cells: list[str],
                      columns: list[_Column]) -> None:
@@ -450,6 +452,23 @@ class ReturnsReader:
 
 def _as_is(text: str) -> str:
     return text
+
+
+class _RatingColumns:
+    """A wide file's rating columns, with what reading each row needs worked out once.
+
+    ``keys``: the answer keys; ``tables``: each column's plain cells (:func:`_plain_cells`);
+    ``pick``: a row's cells in those columns; ``unsure``: whether any has an unsure code.
+    """
+
+    def __init__(self, columns: list[_Column], plain: dict[str, dict[str, Parsed]]) -> None:
+        self.columns = columns
+        self.keys = [c.target or "" for c in columns]
+        self.tables = [plain[k] for k in self.keys]
+        self.unsure = any(v is _UNSURE for t in self.tables for v in t.values())
+        indexes = [c.index for c in columns]
+        self.pick: Callable[[list[str]], Sequence[str]] = (
+            itemgetter(*indexes) if len(indexes) > 1 else lambda cells: [cells[indexes[0]]])
 
 
 def _plain_cells(spec: RatingSpec) -> dict[str, Parsed]:
