@@ -9,17 +9,21 @@ from pathlib import Path
 from delphi.core.analysis import RoundResult, analyse_round
 from delphi.core.models import Manifest, RuleName
 from delphi.errors import Problem
-from delphi.store.study import Study
+from delphi.store.study import Study, results_json
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """The outcome of :func:`analyse`: the result, its manifest and the files written."""
+    """The outcome of :func:`analyse`: the result, its manifest and the files written.
+
+    ``json``: the result as ``analyse --json`` prints it (with ``rules``, their verdicts too).
+    """
 
     study: Study
     result: RoundResult
     manifest: Manifest
     written: list[Path]
+    json: str
 
 
 def compute_round(folder: Study, round_no: int, rules: Sequence[RuleName] = ()) -> RoundResult:
@@ -48,8 +52,9 @@ def analyse(study: Path | str = ".", round: int | None = None, write: bool = Tru
     shown = compute_round(folder, round_no, rules)
     result = shown.model_copy(update={"items": [i.model_copy(update={"rules": None})
                                                 for i in shown.items]}) if rules else shown
-    written = folder.write_results(result) if write else []
-    return Analysis(folder, shown, manifest, written)
+    text = results_json(shown)
+    written = folder.write_results(result, text if result is shown else None) if write else []
+    return Analysis(folder, shown, manifest, written, text)
 
 
 def validate(study: Path | str = ".") -> list[Problem]:

@@ -187,14 +187,14 @@ def analyse(
     Example: delphi analyse --round 2 --rules banded,comet,rand-ucla,iqr
     """
     from delphi import actions
-    from delphi.cli.views import analysis_view
 
     chosen = _rule_names(rules) if rules else []
     outcome = actions.analyse(study=study, round=round, rules=chosen)
     if as_json:
-        sys.stdout.write(json.dumps(outcome.result.to_json(), indent=2, ensure_ascii=False)
-                         + "\n")
+        sys.stdout.write(outcome.json)
         return
+    from delphi.cli.views import analysis_view
+
     out = console()
     out.print(analysis_view(outcome.result, outcome.manifest, outcome.study.settings))
     written = ", ".join(outcome.study.display(p) for p in outcome.written)

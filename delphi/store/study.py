@@ -483,10 +483,13 @@ class Study:
         atomic_write({path: manifest_text(manifest)})
         return path
 
-    def write_results(self, result: RoundResult) -> list[Path]:
-        """Write ``results.json`` and the tidy long ``results.csv`` of a round atomically."""
+    def write_results(self, result: RoundResult, text: str | None = None) -> list[Path]:
+        """Write ``results.json`` and the tidy long ``results.csv`` of a round atomically.
+
+        ``text``: the result's :func:`results_json`, if already made.
+        """
         json_path, csv_path = self.results_path(result.round), self.results_csv_path(result.round)
-        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+        text = results_json(result) if text is None else text
         atomic_write({json_path: text, csv_path: results_csv(result, self.settings)})
         return [json_path, csv_path]
 
@@ -639,6 +642,11 @@ def manifest_text(manifest: Manifest) -> str:
     header = (f"# Round {manifest.round} manifest written by delphi: what was asked and of "
               "whom.\n# Do not edit: analysis checks the hashes against the content.\n")
     return header + dump_yaml(manifest.model_dump(exclude_none=True))
+
+
+def results_json(result: RoundResult) -> str:
+    """The text of ``results.json``: the contract's object, as ``analyse --json`` prints it."""
+    return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
 
 
 def results_csv(result: RoundResult, settings: Settings) -> str:
