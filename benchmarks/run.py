@@ -3,6 +3,7 @@
     python benchmarks/run.py            # analysis, start-up and a round's questionnaires
     python benchmarks/run.py --quick    # the two smaller analysis sizes only
     python benchmarks/run.py --startup  # start-up only
+    python benchmarks/run.py --analysis # the analysis figures only, all three sizes
 
 Prints one line per figure: what, time, floor, ratio. These are measurements, not tests.
 """
@@ -90,22 +91,29 @@ def numpy_floor(matrix: np.ndarray, groups: np.ndarray) -> None:
 
 FLOOR_SCRIPT = """
 import sys, numpy as np
-rows = np.genfromtxt(sys.argv[1], delimiter=",", skip_header=1, dtype=float)
-groups = np.array([int(c[1:]) % 3 for c in np.genfromtxt(sys.argv[1], delimiter=",",
-                  skip_header=1, dtype=str, usecols=0)])
-for column in rows[:, 1:].T:
-    for subset in (column, *(column[groups == g] for g in range(3))):
+path = sys.argv[1]
+with open(path, encoding="utf-8") as f:
+    header = f.readline().rstrip("\\n").split(",")
+rated = [k for k, name in enumerate(header)
+         if k and name != "suggestions" and not name.startswith("comment:")]
+codes = np.loadtxt(path, delimiter=",", skiprows=1, usecols=0, dtype=str)
+rows = np.loadtxt(path, delimiter=",", skiprows=1, usecols=rated,
+                  converters=lambda cell: float(cell) if cell else np.nan)
+groups = np.array([int(code[1:]) % 3 for code in codes])
+masks = [groups == g for g in range(3)]
+for column in rows.T:
+    for subset in (column, *(column[m] for m in masks)):
         values = subset[~np.isnan(subset)]
         if values.size:
-            np.quantile(values, [0.25, 0.5, 0.75], method="linear"); values.mean()
-            [((values >= a) & (values <= b)).mean() for a, b in ((1, 3), (4, 6), (7, 9))]
+            q1, median, q3 = np.quantile(values, [0.25, 0.5, 0.75], method="linear")
+            iqr, mean = q3 - q1, values.mean()
+            shares = [((values >= a) & (values <= b)).mean() for a, b in ((1, 3), (4, 6), (7, 9))]
 """
 
 
-def whole_command(people: int, items: int) -> tuple[float, float, float]:
-    """``delphi analyse --json`` on a synthetic study folder against a bare Python process
-    that reads the same CSV with numpy; and the command's peak memory in MiB."""
-    import resource
+def study_folder(people: int, items: int) -> Path:
+    """A study folder of the synthetic study (:func:`synthetic`): settings, item bank, roster,
+    the round's manifest and its returns in the canonical wide CSV, as ``delphi`` keeps them."""
     import tempfile
 
     from delphi.store.returns_csv import returns_csv_text
@@ -123,19 +131,67 @@ def whole_command(people: int, items: int) -> tuple[float, float, float]:
                                           for i in manifest.items]}]}))
     (folder / "panels/panel.yaml").write_text(dump_yaml(roster.model_dump(exclude_none=True)))
     (folder / "rounds/round-1/questionnaire.yaml").write_text(manifest_text(manifest))
+    (folder / "rounds/round-1/returns/returns.csv").write_text(
+        returns_csv_text(manifest, returns, settings))
+    return folder
+
+
+# Peak memory of a process from its own VmHWM: ru_maxrss keeps the high-water mark of the
+# process it was forked from (this one, holding the synthetic study) across exec.
+PEAK_MEMORY = ("import atexit, sys\n"
+               "atexit.register(lambda: sys.stderr.write(next(line.split()[1] for line in "
+               "open('/proc/self/status') if line.startswith('VmHWM:'))))\n")
+
+
+def peak_memory(args: list[str], env: dict[str, str]) -> float:
+    """Peak memory (MiB) of ``python -c <code> ...`` (``args``), or NaN where unknown."""
+    done = subprocess.run([args[0], args[1], PEAK_MEMORY + args[2], *args[3:]],
+                          capture_output=True, text=True, check=True, env=env)
+    kib = done.stderr.strip().rpartition("\n")[2]
+    return int(kib) / 1024 if kib.isdigit() else float("nan")
+
+
+def whole_command(people: int, items: int, repeat: int = 5) -> dict[str, float]:
+    """``delphi analyse --json`` on a study folder of ``people`` x ``items``, each run a fresh
+    process, against a bare Python process that reads the same returns CSV with numpy and
+    computes the same statistics (:data:`FLOOR_SCRIPT`). Runs taken in turns: the best of
+    ``repeat`` each and the median of the turns' ratios; the peak memory of each (MiB).
+
+    Both read compiled bytecode, as installed packages do (a cache of their own, filled by a
+    first turn that is not counted; see :func:`startup`).
+    """
+    import os
+    import shutil
+    import tempfile
+
+    folder = study_folder(people, items)
+    cache = tempfile.mkdtemp(prefix="delphi-pyc-")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = cache
     csv_path = folder / "rounds/round-1/returns/returns.csv"
-    csv_path.write_text(returns_csv_text(manifest, returns, settings))
+    command = [sys.executable, "-m", "delphi", "analyse", "--study", str(folder), "--json"]
+    floor_command = [sys.executable, "-c", FLOOR_SCRIPT, str(csv_path)]
 
     def run(args: list[str]) -> float:
         start = time.perf_counter()
-        subprocess.run(args, capture_output=True, check=True)
+        subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                       env=env)
         return time.perf_counter() - start
 
-    command = min(run([sys.executable, "-m", "delphi", "analyse", "--study", str(folder),
-                       "--json"]) for _ in range(2))
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    floor = min(run([sys.executable, "-c", FLOOR_SCRIPT, str(csv_path)]) for _ in range(2))
-    return command, floor, peak
+    commands, floors = [], []
+    for turn in range(repeat + 1):
+        ours, theirs = run(command), run(floor_command)
+        if turn:  # the first turn fills the bytecode cache
+            commands.append(ours)
+            floors.append(theirs)
+    as_main = "import runpy, sys; sys.argv[0] = 'delphi'; runpy.run_module('delphi', " \
+              "run_name='__main__')"  # what python -m delphi does
+    peaks = {"peak": peak_memory([sys.executable, "-c", as_main, *command[3:]], env),
+             "floor peak": peak_memory(floor_command, env)}
+    shutil.rmtree(folder)
+    shutil.rmtree(cache)
+    return {"command": min(commands), "floor": min(floors), **peaks,
+            "ratio": statistics.median(c / f for c, f in zip(commands, floors, strict=True))}
 
 
 LIBRARIES_SCRIPT = """
@@ -369,6 +425,8 @@ def report_startup() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--analysis", action="store_true",
+                        help="only the analysis figures (in-process and the whole command)")
     parser.add_argument("--large", action="store_true",
                         help="only round 2 of a study of 2,000 panellists and 100 statements")
     parser.add_argument("--startup", action="store_true", help="only the start-up figures")
@@ -394,10 +452,14 @@ def main() -> None:
         print(f"{f'analysis in-process {people} x {items}':44} {ours:8.3f}s {floor:8.3f}s "
               f"{ours / floor:6.1f}")
     people, items = sizes[-1]
-    command, floor, peak = whole_command(people, items)
-    print(f"{f'delphi analyse --json, {people} x {items}':44} {command:8.3f}s {floor:8.3f}s "
-          f"{command / floor:6.1f}")
-    print(f"{'peak memory of that command (MiB)':44} {peak:8.1f}")
+    whole = whole_command(people, items)
+    print(f"{f'delphi analyse --json, {people} x {items}':44} {whole['command']:8.3f}s "
+          f"{whole['floor']:8.3f}s {whole['command'] / whole['floor']:6.1f}")
+    print(f"{'  median ratio of the turns':44} {'':9} {'':9} {whole['ratio']:6.1f}")
+    print(f"{'peak memory of that command (MiB), floor':44} {whole['peak']:8.1f}  "
+          f"{whole['floor peak']:8.1f}")
+    if args.analysis:
+        return
     report_startup()
     if not args.quick:
         q = questionnaires()
