@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -682,3 +683,65 @@ def test_why_a_bundle_is_built_again() -> None:
         "the deadline changed (was none, now '12 January')"]  # not also every letter
     assert bundle_changes(before, None, [part(c, letter="x") for c in codes]) == [
         "the cover letters of all 8 changed"]
+
+
+def test_the_bundle_draws_what_the_questionnaires_fields_show(study: Path) -> None:
+    """Printed, a postal questionnaire has the same circles to tick as on screen, no fields."""
+    from pypdf.generic import ContentStream
+
+    _send_dry(study)
+    questionnaire = pypdf.PdfReader(study / "rounds/round-1/questionnaires/U2.pdf").pages[0]
+    bundle = pypdf.PdfReader(study / BUNDLE)
+    assert "/AcroForm" not in bundle.trailer["/Root"]
+    assert all("/Annots" not in page for page in bundle.pages)
+    printed = bundle.pages[1]
+    placed: list[tuple[float, ...]] = []
+    matrix: list[float] = []
+    for operands, operator in ContentStream(printed.get_contents(), bundle).operations:
+        if operator == b"cm":
+            matrix = [float(v) for v in operands]
+        elif operator == b"Do" and str(operands[0]).startswith("/DelphiWidget"):
+            form = printed["/Resources"]["/XObject"][operands[0]].get_object()
+            x0, y0, x1, y1 = (float(v) for v in form["/BBox"])
+            a, _, _, d, e, f = matrix
+            placed.append(tuple(round(v, 2) for v in (a * x0 + e, d * y0 + f, a * x1 + e,
+                                                      d * y1 + f)))
+            assert b" c " in form.get_data()  # a circle: the radio button's "off" drawing
+    buttons = [a.get_object() for a in questionnaire["/Annots"]]
+    buttons = [b for b in buttons if b.get("/AS") == "/Off"]
+    assert len(buttons) == len(placed) >= 9  # a rating's nine circles at least
+    assert sorted(placed) == sorted(tuple(round(v, 2) for v in (
+        min(r[0], r[2]), min(r[1], r[3]), max(r[0], r[2]), max(r[1], r[3])))
+        for r in ([float(v) for v in b["/Rect"]] for b in buttons))
+
+
+def test_joined_pages_share_what_is_the_same_and_keep_cycles(built: Path) -> None:
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    from delphi.render.joined import PrintJoin
+
+    one = (built / "rounds/round-1/questionnaires/U2.pdf").read_bytes()
+    single, twice = PrintJoin(), PrintJoin()
+    single.add(one)
+    twice.add(one)
+    twice.add(one)
+    alone, both = single.finish(), twice.finish()
+    pages = len(pypdf.PdfReader(io.BytesIO(one)).pages)
+    assert len(pypdf.PdfReader(io.BytesIO(both)).pages) == twice.pages == 2 * pages
+    assert len(both) < 1.1 * len(alone)  # fonts, drawings, even the content: stored once
+
+    writer = pypdf.PdfWriter()  # an object that refers to itself through another
+    page = writer.add_blank_page(100, 100)
+    loop = DictionaryObject({NameObject("/Name"): TextStringObject("loop")})
+    reference = writer._add_object(loop)
+    loop[NameObject("/Back")] = writer._add_object(DictionaryObject({NameObject("/To"): reference}))
+    page[NameObject("/PieceInfo")] = reference
+    made = io.BytesIO()
+    writer.write(made)
+    join = PrintJoin()
+    join.add(made.getvalue())
+    read = pypdf.PdfReader(io.BytesIO(join.finish())).pages[0]
+    info = read["/PieceInfo"]
+    assert info["/Name"] == "loop"
+    assert info["/Back"]["/To"].get_object()["/Name"] == "loop"
+    assert read.raw_get("/PieceInfo").idnum == info["/Back"].raw_get("/To").idnum

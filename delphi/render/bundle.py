@@ -6,7 +6,6 @@ questionnaire.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,23 +48,20 @@ def postal_bundle(study_root: Path, parts: Iterable[tuple[str, bytes]], language
     A part is a cover letter's HTML (in ``language``), laid out here, and the bytes of the
     questionnaire PDF that follows it.
 
-    The questionnaires' form fields are dropped from the bundle: it is for printing, and the
-    same field names repeated for many panellists would tie their answers together on screen.
+    The bundle is for printing: what the questionnaires' form fields show (the radio buttons'
+    circles) is drawn into the pages and the fields themselves are left out, since the same
+    field names repeated for many panellists would tie their answers together on screen.
+    Objects the questionnaires share (their fonts, the buttons' drawings) are kept once.
     """
-    import pypdf
     import weasyprint
 
+    from delphi.render.joined import PrintJoin
+
     renderer = Renderer(study_root, tagged=False, language=language)
-    writer = pypdf.PdfWriter()
+    joined = PrintJoin()
     for html, questionnaire in parts:
-        cover = weasyprint.HTML(string=html, base_url=renderer.base_url,
-                                url_fetcher=renderer.fetcher).write_pdf()
-        writer.append(pypdf.PdfReader(io.BytesIO(cover)))
-        writer.append(pypdf.PdfReader(io.BytesIO(questionnaire)), import_outline=False)
+        joined.add(weasyprint.HTML(string=html, base_url=renderer.base_url,
+                                   url_fetcher=renderer.fetcher).write_pdf())
+        joined.add(questionnaire)
         on_done()
-    writer._root_object.pop("/AcroForm", None)  # printing only: no shared fields
-    for page in writer.pages:
-        page.pop("/Annots", None)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return Bundle(buffer.getvalue(), len(writer.pages))
+    return Bundle(joined.finish(), joined.pages)
