@@ -669,20 +669,22 @@ def test_why_a_bundle_is_built_again() -> None:
     codes = [f"P{n}" for n in range(1, 9)]
     before = BundleRecord(built=datetime(2027, 1, 4, tzinfo=UTC), date=datetime(2027, 1, 4).date(),
                           deadline=None, parts=[part(c) for c in codes], sha256="s", pages=16)
-    assert bundle_changes(before, None, [part(c) for c in codes]) == []
-    assert bundle_changes(before, None, [part(c) for c in reversed(codes)]) == [
+    assert bundle_changes(before, None, [part(c) for c in codes], 1) == []
+    assert bundle_changes(before, None, [part(c) for c in reversed(codes)], 1) == [
         "the roster order of the postal panellists changed"]
-    assert bundle_changes(before, None, [part(c) for c in [*codes[1:7], "Q1"]]) == [
+    assert bundle_changes(before, None, [part(c) for c in [*codes[1:7], "Q1"]], 1) == [
         "Q1 now by post", "P1 and P8 no longer by post"]
     assert bundle_changes(before, None, [part(c, questionnaire=c) for c in codes[:5]]
-                          + [part(c) for c in codes[5:]]) == [
+                          + [part(c) for c in codes[5:]], 1) == [
         "the questionnaires of P1, P2, P3 and 2 more changed"]
-    assert bundle_changes(before, None, [part("P1", letter="x")] + [part(c) for c in codes[1:]]
-                          ) == ["the cover letter of P1 changed"]
-    assert bundle_changes(before, "12 January", [part(c, letter="x") for c in codes]) == [
+    assert bundle_changes(before, None, [part("P1", letter="x")] + [part(c) for c in codes[1:]],
+                          1) == ["the cover letter of P1 changed"]
+    assert bundle_changes(before, "12 January", [part(c, letter="x") for c in codes], 1) == [
         "the deadline changed (was none, now '12 January')"]  # not also every letter
-    assert bundle_changes(before, None, [part(c, letter="x") for c in codes]) == [
+    assert bundle_changes(before, None, [part(c, letter="x") for c in codes], 1) == [
         "the cover letters of all 8 changed"]
+    assert bundle_changes(before, None, [part(c) for c in codes], 2) == [
+        "this version of delphi makes it differently"]
 
 
 def test_the_bundle_draws_what_the_questionnaires_fields_show(study: Path) -> None:
@@ -745,3 +747,43 @@ def test_joined_pages_share_what_is_the_same_and_keep_cycles(built: Path) -> Non
     assert info["/Name"] == "loop"
     assert info["/Back"]["/To"].get_object()["/Name"] == "loop"
     assert read.raw_get("/PieceInfo").idnum == info["/Back"].raw_get("/To").idnum
+
+
+def test_an_earlier_open_answer_is_printed_in_its_box(tmp_path: Path) -> None:
+    """The reader draws an earlier open answer on screen; the bundle lays it out for paper."""
+    from pypdf.generic import (
+        ArrayObject,
+        DictionaryObject,
+        FloatObject,
+        NameObject,
+        NumberObject,
+        TextStringObject,
+    )
+
+    from delphi.i18n import load_language
+    from delphi.render.bundle import postal_bundle
+
+    writer = pypdf.PdfWriter()
+    page = writer.add_blank_page(400, 300)
+
+    def field(name: str, value: str, rect: tuple[float, ...]) -> DictionaryObject:
+        return DictionaryObject({
+            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject(
+                "/Widget"), NameObject("/F"): NumberObject(4), NameObject("/FT"): NameObject(
+                "/Tx"), NameObject("/T"): TextStringObject(name), NameObject(
+                "/V"): TextStringObject(value), NameObject("/Ff"): NumberObject(4097),
+            NameObject("/DA"): TextStringObject("/Helv 8 Tf 0.2 0.2 0.2 rg"),
+            NameObject("/Rect"): ArrayObject(FloatObject(v) for v in rect)})
+
+    page[NameObject("/Annots")] = ArrayObject([
+        writer._add_object(field("own_3~1", "Crème brûlée — Ελληνικά — Русский",
+                                 (50, 200, 350, 240))),
+        writer._add_object(field("delphi_code", "ZZ99", (1, 1, 3, 3)))])  # hidden identity
+    questionnaire = io.BytesIO()
+    writer.write(questionnaire)
+    made = postal_bundle(tmp_path, [("<p>Dear panellist</p>", questionnaire.getvalue())],
+                         load_language("en"))
+    printed = pypdf.PdfReader(io.BytesIO(made.pdf)).pages[1]
+    assert "/Annots" not in printed
+    text = printed.extract_text()
+    assert "Crème brûlée — Ελληνικά — Русский" in text and "ZZ99" not in text

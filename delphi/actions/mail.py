@@ -281,6 +281,7 @@ class _PrintBundle:
 
     def _changes(self) -> list[str] | None:
         """None if the bundle on disk is the one to print; else why not ([] if there is none)."""
+        from delphi.render.bundle import MAKING
         from delphi.store.postal import file_sha256
 
         folder = self.run.study
@@ -289,7 +290,7 @@ class _PrintBundle:
             if self.unreadable:
                 return [self.unreadable]
             return ["nothing recorded what the earlier one was built from"] if path.exists() else []
-        reasons = bundle_changes(self.record, self.context["deadline"], self._parts())
+        reasons = bundle_changes(self.record, self.context["deadline"], self._parts(), MAKING)
         if not reasons:
             digest = file_sha256(path)
             if digest is None:
@@ -314,7 +315,7 @@ class _PrintBundle:
     def _build(self, on_start: Callable[[int], None],
                on_done: Callable[[str], None]) -> tuple[int, datetime]:
         """Build and write the bundle and its record; its page count and time."""
-        from delphi.render.bundle import postal_bundle
+        from delphi.render.bundle import MAKING, postal_bundle
         from delphi.store.postal import write_bundle
 
         folder, round_no, people = self.run.study, self.run.round, self.run.mailing.by_post
@@ -335,7 +336,7 @@ class _PrintBundle:
         built = self.clock()
         write_bundle(folder, round_no, made.pdf, BundleRecord(
             built=built, date=self.today, deadline=self.context["deadline"], parts=parts,
-            sha256=sha256(made.pdf), pages=made.pages))
+            sha256=sha256(made.pdf), pages=made.pages, making=MAKING))
         return made.pages, built
 
 

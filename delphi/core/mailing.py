@@ -192,15 +192,16 @@ class BundleRecord(BaseModel):
     parts: list[BundlePart]
     sha256: str  # of the bundle's PDF
     pages: int
+    making: int = 1  # how delphi made it (render/bundle.py MAKING): a new way builds it again
 
 
 def bundle_changes(before: BundleRecord, deadline: str | None,
-                   parts: Sequence[BundlePart]) -> list[str]:
+                   parts: Sequence[BundlePart], making: int) -> list[str]:
     """Why a bundle made of ``parts`` differs from the one ``before`` describes; [] if not.
 
     Each reason is a phrase (``the questionnaire of U2 changed``) naming at most a few codes.
     """
-    reasons = []
+    reasons = [] if before.making == making else ["this version of delphi makes it differently"]
     old = {p.code: p for p in before.parts}
     new = {p.code: p for p in parts}
     added = [c for c in new if c not in old]

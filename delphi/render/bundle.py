@@ -6,17 +6,28 @@ questionnaire.
 
 from __future__ import annotations
 
+import html as markup
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from delphi.core.fields import OWN_TEXT_PREFIX
 from delphi.core.models import Panellist
 from delphi.i18n import Language
 from delphi.render.fonts import check_printable
 from delphi.render.pdf import Renderer, make_environment
 
+if TYPE_CHECKING:
+    from delphi.render.joined import FieldText
+
 COVER_LETTER = "cover-letter.html.j2"
+# How bundles are made: raise it when a bundle from the same letters and questionnaires would
+# come out differently, so that bundles made before are built again (2: fields drawn in).
+MAKING = 2
+_SIZE = re.compile(r"([0-9.]+)\s+Tf")  # in a field's default appearance: /Helv 8 Tf
+_GREY = re.compile(r"([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+rg")
 
 
 @dataclass(frozen=True)
@@ -49,8 +60,9 @@ def postal_bundle(study_root: Path, parts: Iterable[tuple[str, bytes]], language
     questionnaire PDF that follows it.
 
     The bundle is for printing: what the questionnaires' form fields show (the radio buttons'
-    circles) is drawn into the pages and the fields themselves are left out, since the same
-    field names repeated for many panellists would tie their answers together on screen.
+    circles, a panellist's earlier open answer) is drawn into the pages and the fields
+    themselves are left out, since the same field names repeated for many panellists would tie
+    their answers together on screen.
     Objects the questionnaires share (their fonts, the buttons' drawings) are kept once.
     """
     import weasyprint
@@ -58,10 +70,40 @@ def postal_bundle(study_root: Path, parts: Iterable[tuple[str, bytes]], language
     from delphi.render.joined import PrintJoin
 
     renderer = Renderer(study_root, tagged=False, language=language)
-    joined = PrintJoin()
+    joined = PrintJoin(_earlier_answers(renderer, language))
     for html, questionnaire in parts:
         joined.add(weasyprint.HTML(string=html, base_url=renderer.base_url,
                                    url_fetcher=renderer.fetcher).write_pdf())
         joined.add(questionnaire)
         on_done()
     return Bundle(joined.finish(), joined.pages)
+
+
+def _earlier_answers(renderer: Renderer, language: Language) -> FieldText:
+    """Draws a panellist's earlier open answers (``own_*`` fields) for the printed page.
+
+    On screen the reader draws them, with fonts for whatever script they are in; on paper
+    they are laid out here, in the field's box, size and colour, as the reader would show them
+    (what does not fit the box is cut, as on screen). Other fields without an appearance
+    (the hidden identity fields) are left out.
+    """
+    import weasyprint
+
+    def draw(name: str, value: str, width: float, height: float, appearance: str
+             ) -> bytes | None:
+        if not name.startswith(OWN_TEXT_PREFIX) or width < 1 or height < 1:
+            return None
+        size = float(found.group(1)) if (found := _SIZE.search(appearance)) else 0.0
+        rgb = _GREY.search(appearance)
+        colour = ", ".join(f"{float(v) * 100:.1f}%" for v in rgb.groups()) if rgb else "0, 0, 0"
+        page = (f'<!DOCTYPE html><html lang="{language.tag}" dir="{language.direction}"><head>'
+                f"<style>@page {{ size: {width:.3f}pt {height:.3f}pt; margin: 0 }} body {{ "
+                f"margin: 0; padding: 2pt; font-family: 'DejaVu Sans', sans-serif; "
+                f"font-size: {size or 9:.2f}pt; line-height: 1.15; color: rgb({colour}); "
+                "white-space: pre-wrap; overflow-wrap: anywhere }</style></head>"
+                f"<body>{markup.escape(value)}</body></html>")
+        pdf: bytes = weasyprint.HTML(string=page, base_url=renderer.base_url,
+                                     url_fetcher=renderer.fetcher).write_pdf()
+        return pdf
+
+    return draw
