@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 
 from delphi.errors import DelphiError, ExitStatus
 
@@ -47,8 +50,90 @@ def _usage_error(exc: Exception) -> typer.Exit:
     return typer.Exit(ExitStatus.ERROR)
 
 
+# Every command of `delphi`. typer makes a click command of each command of an app, with its
+# options' types, every time the app starts; the root group below (`app`) makes only the one
+# that runs, from here (benchmarks/README.md, start-up).
+commands = typer.Typer()
+
+
+class _Lazy(MutableMapping[str, Any]):
+    """The commands in ``commands`` by name, each made into a click command when looked up.
+
+    They are made the way typer makes a group's commands (``typer.main.get_command_from_info``).
+    """
+
+    def __init__(self, markup: Any) -> None:
+        build = {"pretty_exceptions_short": commands.pretty_exceptions_short,
+                 "rich_markup_mode": markup}
+        self.infos = {info.name or typer.main.get_command_name(info.callback.__name__): info
+                      for info in commands.registered_commands if info.callback}
+        self.makers: dict[str, Callable[[], Any]] = {
+            name: partial(typer.main.get_command_from_info, info, **build)
+            for name, info in self.infos.items()}
+        self.makers.update({
+            str(group.name): partial(typer.main.get_group_from_info, group, **build,
+                                     suggest_commands=commands.suggest_commands)
+            for group in commands.registered_groups})
+        self.made: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.made:
+            self.made[name] = self.makers[name]()
+        return self.made[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.made[name] = command
+        self.makers.setdefault(name, lambda: command)
+
+    def __delitem__(self, name: str) -> None:
+        del self.makers[name]
+        self.made.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.makers)
+
+    def __len__(self) -> int:
+        return len(self.makers)
+
+    def short_help(self, name: str, limit: int) -> tuple[str, bool]:
+        """A command's line in ``delphi --help`` and whether it is hidden, without making it.
+
+        The line is the docstring's first sentence, as click cuts it.
+        """
+        info = self.infos.get(name)
+        if info is None or name in self.made:
+            command = self[name]
+            return command.get_short_help_str(limit), command.hidden
+        text = inspect.cleandoc(info.help) if info.help else inspect.getdoc(info.callback)
+        summary = TyperCommand(name, help=text, short_help=info.short_help,
+                               deprecated=info.deprecated)
+        return summary.get_short_help_str(limit), info.hidden
+
+
 class _Commands(TyperGroup):
-    """The one place where user errors become a message and an exit status."""
+    """The root group: the one place where user errors become a message and an exit status.
+
+    It makes a click command of the command that runs only (``_Lazy``).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = _Lazy(self.rich_markup_mode)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The list of commands in --help, as typer writes it, without making them."""
+        lazy = self.commands
+        assert isinstance(lazy, _Lazy)
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = [(name, text) for name in names
+                for text, hidden in [lazy.short_help(name, limit)] if not hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -168,7 +253,7 @@ def _root(
     ctx.obj = {"traceback": traceback}
 
 
-@app.command()
+@commands.command()
 def analyse(
     study: StudyOption = Path("."),
     round: RoundOption = None,
@@ -213,7 +298,7 @@ def _rule_names(text: str) -> list[RuleName]:
     return [n for n in RULES if n in names]
 
 
-@app.command("new-round")
+@commands.command("new-round")
 def new_round(
     study: StudyOption = Path("."),
     round: Annotated[int | None, typer.Option(
@@ -291,7 +376,7 @@ def _print_new_round(outcome: NewRound, out: Console) -> None:
               soft_wrap=True)
 
 
-@app.command()
+@commands.command()
 def preview(
     code: Annotated[str, typer.Argument(help="The panellist's code.", show_default=False)],
     study: StudyOption = Path("."),
@@ -310,7 +395,7 @@ def preview(
     console().print(f"Wrote {outcome.html} and {outcome.pdf}", markup=False)
 
 
-@app.command()
+@commands.command()
 def suggestions(
     study: StudyOption = Path("."),
     round: RoundOption = None,
@@ -330,7 +415,7 @@ def suggestions(
                     + ", ".join(str(p) for p in outcome.written), markup=False)
 
 
-@app.command("import")
+@commands.command("import")
 def import_(
     files: Annotated[list[Path], typer.Argument(help="CSV, XLSX or filled PDF files.",
                                                 show_default=False)],
@@ -365,7 +450,7 @@ def import_(
               + ("s" if len(report.added) != 1 else "") + ".", markup=False)
 
 
-@app.command()
+@commands.command()
 def status(
     study: StudyOption = Path("."),
     round: LatestRoundOption = None,
@@ -389,7 +474,7 @@ def status(
     console().print(status_view(result, names=names))
 
 
-@app.command()
+@commands.command()
 def enter(
     code: Annotated[str, typer.Argument(help="The panellist's code, as on the paper form.",
                                         show_default=False)],
@@ -524,7 +609,7 @@ def _send_as(value: str | None) -> Content | None:
     return value  # type: ignore[return-value]  # checked just above
 
 
-@app.command()
+@commands.command()
 def send(
     study: StudyOption = Path("."),
     round: LatestRoundOption = None,
@@ -552,7 +637,7 @@ def send(
                   _send_as(send_as))
 
 
-@app.command()
+@commands.command()
 def remind(
     study: StudyOption = Path("."),
     round: LatestRoundOption = None,
@@ -572,7 +657,7 @@ def remind(
     _mail_command("reminder", study, round, dry_run, yes, rate, deadline, [], _send_as(send_as))
 
 
-@app.command()
+@commands.command()
 def report(
     study: StudyOption = Path("."),
     format: Annotated[str, typer.Option(
@@ -607,7 +692,7 @@ def report(
         console().print(f"Wrote {path}", markup=False)
 
 
-@app.command()
+@commands.command()
 def links(
     codes: Annotated[list[str] | None, typer.Argument(
         metavar="[CODE]...", show_default=False,
@@ -656,7 +741,7 @@ def links(
                   markup=False, soft_wrap=True)
 
 
-@app.command()
+@commands.command()
 def serve(
     study: StudyOption = Path("."),
     round: LatestRoundOption = None,
@@ -696,7 +781,7 @@ def serve(
     serve_forever(application, host, port)
 
 
-@app.command()
+@commands.command()
 def validate(study: StudyOption = Path(".")) -> None:
     """Check every file of the study folder and list every problem, not only the first.
 
@@ -717,7 +802,7 @@ def validate(study: StudyOption = Path(".")) -> None:
     console().print(f"{study}: the study folder is valid.", markup=False)
 
 
-@app.command()
+@commands.command()
 def init(
     folder: Annotated[Path, typer.Argument(
         help="The new study's folder (made if it does not exist).", show_default=True,
@@ -760,8 +845,8 @@ items_app = typer.Typer(
     cls=TyperGroup, no_args_is_help=True, rich_markup_mode=None,
     help="Change the item bank: add statements from a spreadsheet.\n\n"
     "Example: delphi items import statements.csv")
-app.add_typer(panel_app, name="panel")
-app.add_typer(items_app, name="items")
+commands.add_typer(panel_app, name="panel")
+commands.add_typer(items_app, name="items")
 
 SheetArgument = Annotated[Path, typer.Argument(help="A CSV (UTF-8) or XLSX file.",
                                                show_default=False, metavar="FILE")]
