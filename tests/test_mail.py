@@ -626,6 +626,24 @@ def test_the_letters_keep_the_date_the_bundle_was_built(study: Path) -> None:
     assert "January 6, 2027" in letter and "by January 20, 2027" in letter
 
 
+def test_a_dry_runs_bundle_serves_a_real_run_of_the_same_day_only(study: Path) -> None:
+    monday = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    _send_dry(study, now=lambda: monday)
+    real = actions.run_mail(actions.plan_mail(study, "questionnaire"),
+                            now=lambda: monday + timedelta(days=2))
+    assert not real.bundle_reused
+    assert real.bundle_rebuilt == ["the earlier one was a dry run's of 2027-01-04"]
+    assert "January 6, 2027" in _letter(study)
+
+    record = study / RECORD  # a dry run, then the real run on the same day: built once
+    record.write_text(record.read_text().replace('"dry_run": false', '"dry_run": true'))
+    again = actions.run_mail(actions.plan_mail(study, "questionnaire", resend=["E1"]),
+                             now=lambda: monday + timedelta(days=2, hours=3))
+    assert again.bundle_reused and json.loads(record.read_text())["dry_run"] is False
+    later, builds = _send_dry(study, now=lambda: monday + timedelta(days=5))
+    assert later.bundle_reused and builds == []
+
+
 _KILL = {
     # killed inside the record's write: the new bundle is in place, no record claims it
     "record": "postal.atomic_write = lambda files: os.kill(os.getpid(), signal.SIGKILL)",

@@ -137,7 +137,7 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
                           outbox=folder.outbox_dir(run.round) if dry_run else None)
     bundle = None
     if mailing.kind == "questionnaire" and mailing.by_post:  # printable, before anything goes
-        bundle = _PrintBundle(run, posting.letters, clock)
+        bundle = _PrintBundle(run, posting.letters, clock, dry_run)
     interval = 60.0 / rate if rate else 0.0
     with Mailer(settings.mail) if settings.mail and not dry_run else _NoMailer() as mailer:
         for position, p in enumerate(mailing.recipients):
@@ -252,23 +252,28 @@ class _PrintBundle:
     letter and the questionnaire that went in. The letters carry the date the bundle was
     built: they are rendered with the record's date, and if every part, the deadline and the
     bundle file itself are as recorded, the bundle is used again. Otherwise it is built again,
-    with today's date on its letters, and the outcome says why.
+    with today's date on its letters, and the outcome says why. A dry run's bundle is a
+    preview: a real run uses it on the same day only (and then owns it).
     """
 
     def __init__(self, run: MailRun, context: dict[str, Any],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], dry_run: bool) -> None:
         from delphi.store.postal import read_record
 
-        self.run, self.context, self.clock = run, context, clock
+        self.run, self.context, self.clock, self.dry_run = run, context, clock, dry_run
         self.record, self.unreadable = read_record(run.study, run.round)
         self.today = clock().date()
-        self.letters = self._letters(self.record.date if self.record else self.today)
+        self.preview = (self.record is not None and self.record.dry_run and not dry_run
+                        and self.record.date != self.today)  # an earlier day's dry run's
+        self.letters = self._letters(self.record.date if self.record and not self.preview
+                                     else self.today)
 
     def _letters(self, day: date) -> list[str]:
         """The cover letters dated ``day``, checked to be printable."""
         from delphi.render.bundle import cover_letters
 
         folder = self.run.study
+        self.dated = day
         return cover_letters(folder.root, self.run.mailing.by_post, folder.language,
                              date=folder.language.date(day), **self.context)
 
@@ -290,6 +295,8 @@ class _PrintBundle:
             if self.unreadable:
                 return [self.unreadable]
             return ["nothing recorded what the earlier one was built from"] if path.exists() else []
+        if self.preview:
+            return [f"the earlier one was a dry run's of {self.record.date.isoformat()}"]
         reasons = bundle_changes(self.record, self.context["deadline"], self._parts(), MAKING)
         if not reasons:
             digest = file_sha256(path)
@@ -308,6 +315,10 @@ class _PrintBundle:
         if changes is None and self.record is not None:
             outcome.bundle_pages, outcome.bundle_built = self.record.pages, self.record.built
             outcome.bundle_reused = True
+            if self.record.dry_run and not self.dry_run:  # the real run's own from now on
+                from delphi.store.postal import write_record
+
+                write_record(folder, round_no, self.record.model_copy(update={"dry_run": False}))
             return
         outcome.bundle_rebuilt = changes or []
         outcome.bundle_pages, outcome.bundle_built = self._build(on_start, on_done)
@@ -319,7 +330,7 @@ class _PrintBundle:
         from delphi.store.postal import write_bundle
 
         folder, round_no, people = self.run.study, self.run.round, self.run.mailing.by_post
-        if self.record is not None and self.record.date != self.today:
+        if self.dated != self.today:
             self.letters = self._letters(self.today)
         parts: list[BundlePart] = []
 
@@ -336,7 +347,7 @@ class _PrintBundle:
         built = self.clock()
         write_bundle(folder, round_no, made.pdf, BundleRecord(
             built=built, date=self.today, deadline=self.context["deadline"], parts=parts,
-            sha256=sha256(made.pdf), pages=made.pages, making=MAKING))
+            sha256=sha256(made.pdf), pages=made.pages, making=MAKING, dry_run=self.dry_run))
         return made.pages, built
 
 

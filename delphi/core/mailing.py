@@ -181,7 +181,8 @@ class BundleRecord(BaseModel):
     """What a round's print bundle was built from, kept beside it so that it is built once.
 
     ``date`` is the date the cover letters carry: the day the bundle was built. A bundle whose
-    parts are all unchanged is used again, with its letters' date.
+    parts are all unchanged is used again, with its letters' date; one a dry run made is used by
+    a real run of the same day only.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -193,6 +194,7 @@ class BundleRecord(BaseModel):
     sha256: str  # of the bundle's PDF
     pages: int
     making: int = 1  # how delphi made it (render/bundle.py MAKING): a new way builds it again
+    dry_run: bool = False  # made by ``send --dry-run``: a real run on a later day makes it anew
 
 
 def bundle_changes(before: BundleRecord, deadline: str | None,

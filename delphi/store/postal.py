@@ -55,9 +55,13 @@ def write_bundle(study: Study, round_no: int, pdf: bytes, record: BundleRecord) 
     claims the bundle file.
     """
     path = study.postal_bundle_path(round_no)
-    record_path = study.postal_bundle_record_path(round_no)
-    record_path.unlink(missing_ok=True)
+    study.postal_bundle_record_path(round_no).unlink(missing_ok=True)
     write_bytes(path, pdf)
-    atomic_write({record_path: json.dumps(record.model_dump(mode="json"), indent=1,
-                                          ensure_ascii=False) + "\n"})
+    write_record(study, round_no, record)
     return path
+
+
+def write_record(study: Study, round_no: int, record: BundleRecord) -> None:
+    """Write (or replace) the bundle's record, atomically."""
+    atomic_write({study.postal_bundle_record_path(round_no): json.dumps(
+        record.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n"})
