@@ -195,7 +195,8 @@ class ReturnsReader:
             return
         fast = _RatingColumns([c for c in columns
                                if c.kind == "answer" and c.target in self._plain], self._plain)
-        slow = [c for c in columns if c not in fast.columns]
+        taken = set(fast.indexes)
+        slow = [c for c in columns if c.index not in taken]
         width = len(header)
         for line, cells in rows:
             if not any(str(c).strip() for c in cells):
@@ -254,7 +255,7 @@ class ReturnsReader:
         raw = fast.pick(cells)
         try:
             ratings = dict(zip(fast.keys, map(dict.__getitem__, fast.tables, raw), strict=True))
-        except KeyError:
+        except (KeyError, TypeError):  # a cell that is not plain (or not text at all)
             values = [self._parse(display, line, c.target or "", cell, c.index)
                       for c, cell in zip(fast.columns, raw, strict=True)]
             for key, value in zip(fast.keys, values, strict=True):
@@ -466,9 +467,10 @@ class _RatingColumns:
         self.keys = [c.target or "" for c in columns]
         self.tables = [plain[k] for k in self.keys]
         self.unsure = any(v is _UNSURE for t in self.tables for v in t.values())
-        indexes = [c.index for c in columns]
+        self.indexes = [c.index for c in columns]
+        first = self.indexes[0] if columns else 0
         self.pick: Callable[[list[str]], Sequence[str]] = (
-            itemgetter(*indexes) if len(indexes) > 1 else lambda cells: [cells[indexes[0]]])
+            itemgetter(*self.indexes) if len(columns) > 1 else lambda cells: [cells[first]])
 
 
 def _plain_cells(spec: RatingSpec) -> dict[str, Parsed]:
