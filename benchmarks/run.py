@@ -58,8 +58,9 @@ def synthetic(people: int, items: int, seed: int = 1) -> tuple[Settings, Manifes
     settings = Settings(title="Bench", bands=[Band(name=n, min=a, max=b) for n, (a, b) in
                                               zip(("low", "mid", "high"), BANDS, strict=True)],
                         groups=[Group(id=g, label=g) for g in "abc"])
-    roster = Roster(panellists=[Panellist(code=f"P{k}", name="X", email="x@example.org",
-                                          group="abc"[k % 3]) for k in range(people)])
+    roster = Roster(panellists=[Panellist(code=f"P{k}", name=f"Panellist {k}",
+                                          email=f"p{k}@example.org", group="abc"[k % 3])
+                                for k in range(people)])
     sections = [ManifestSection(id="s", title="S")]
     manifest_items = [ManifestItem(id=f"i{k}", section="s", text=f"Item {k}",
                                    hash=ManifestItem.hash_of(f"i{k}", "s", "rating",

@@ -139,3 +139,17 @@ documents = st.recursive(
 def test_generated_documents_load_alike(data: Any, flow: bool) -> None:
     text = yaml.dump(data, default_flow_style=None) if flow else block(data)
     assert outcome(yamlfile._load, text) == outcome(by_loader, text)
+
+
+@pytest.mark.parametrize(("text", "deep"), [
+    ("a:\n" + " " * 500 + "b\n", False),
+    ("a:\n" + " " * 501 + "b\n", True),
+    ("a:\r" + "- " * 251 + "b\n", True),
+    ("a: " + " " * 600 + "b\n", False),  # not at the start of a line
+    ("a:\u2028" + "?" * 501, True),
+    ("[" * 501 + "]" * 501, True),
+])
+def test_deep_documents_go_to_the_python_parser(text: str, deep: bool) -> None:
+    """libyaml recurses in C for each level: a document that might nest deeper than
+    C_PARSER_DEPTH is parsed by the pure-Python parser, whose recursion ends in an error."""
+    assert yamlfile._might_nest_deeper(text) is deep
