@@ -626,6 +626,14 @@ def test_the_letters_keep_the_date_the_bundle_was_built(study: Path) -> None:
     assert "January 6, 2027" in letter and "by January 20, 2027" in letter
 
 
+def test_resend_to_a_postal_panellist_says_to_print_theirs(study: Path, cli: Run) -> None:
+    result = cli("send", "--study", str(study), "--yes", "--resend", "U2")
+    assert result.exit_code == 2
+    assert ("--resend U2: U2 is sent the questionnaire by post (delivery: post), not by e-mail; "
+            "print rounds/round-1/questionnaires/U2.pdf for them") in " ".join(
+                result.stderr.split())
+
+
 def test_a_dry_runs_bundle_serves_a_real_run_of_the_same_day_only(study: Path) -> None:
     monday = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
     _send_dry(study, now=lambda: monday)

@@ -89,6 +89,10 @@ def plan_mail(study: Path | str, kind: Kind, round: int | None = None,
         if (gone := people[code].withdrawn) is not None:
             raise RoundStateError(f"--resend {code}: withdrew from the study on {gone.date}; "
                                   "withdrawn panellists are never mailed again")
+        if people[code].delivery == "post":
+            pdf = folder.display(folder.questionnaire_pdf(round_no, code))
+            raise RoundStateError(f"--resend {code}: {code} is sent the questionnaire by post "
+                                  f"(delivery: post), not by e-mail; print {pdf} for them")
     panel = [people[c] for c in manifest.invited]
     entries = _mail_log(folder, round_no).entries()
     if kind == "questionnaire":
