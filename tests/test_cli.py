@@ -252,3 +252,37 @@ def test_every_action_name_resolves_to_its_module() -> None:
         assert not isinstance(value, ModuleType), name  # not shadowed by a submodule
         if callable(value):
             assert value.__module__.startswith("delphi.actions."), name
+
+
+def test_words_with_brackets_or_colons_are_shown_as_written(tmp_path: Path, cli: Run) -> None:
+    """A statement, title, label or name is printed as written, not read as rich markup."""
+    from tests.conftest import RETURNS_CSV, build_tree, write_manifest
+
+    root = build_tree(tmp_path / "study", {
+        "study.yaml": STUDY_YAML.replace("label: Expert authors",
+                                         'label: "Expert [bold]authors :smile:"'),
+        "questionnaires/items.yaml": ITEMS_YAML.replace(
+            "title: Organisation", 'title: "Organisation [red]x"').replace(
+            "text: First statement", "text: First [where possible] statement"),
+        "panels/panel.yaml": PANEL_YAML.replace("name: Ann Example", 'name: "Ann [/b] :x:"'),
+    })
+    write_manifest(root)
+    status = cli("status", "--study", str(root), "--names")
+    assert status.exit_code == 0, status.stderr
+    assert "Expert [bold]authors :smile:" in status.stdout
+    assert "Ann [/b] :x:" in status.stdout
+    build_tree(root, {"rounds/round-1/returns/returns.csv": RETURNS_CSV})
+    analysed = cli("analyse", "--study", str(root))
+    assert analysed.exit_code == 0, analysed.stderr
+    assert "Organisation [red]x" in analysed.stdout
+    assert "First [where possible] statement" in analysed.stdout
+    assert "Expert [bold]authors :smile:" in analysed.stdout
+
+
+def test_an_error_quoting_an_emoji_code_quotes_it_as_written(make_study: Make,
+                                                              cli: Run) -> None:
+    root = make_study(files={"study.yaml": STUDY_YAML.replace("{min: 1, max: 9}",
+                                                              '{min: ":x:", max: 9}')})
+    result = cli("status", "--study", str(root))
+    assert result.exit_code == 2
+    assert "(got ':x:')" in result.stderr, result.stderr

@@ -232,11 +232,14 @@ RoundOption = Annotated[
 
 
 def console(stderr: bool = False) -> Console:
-    """A console at most 100 columns wide, so tables lay out the same everywhere."""
+    """A console at most 100 columns wide, so tables lay out the same everywhere.
+
+    No emoji codes: a name or comment holding ``:x:`` is printed as written.
+    """
     from rich.console import Console  # not at start-up: `delphi --help` does not need rich
 
     probe = Console(stderr=stderr)
-    return Console(stderr=stderr, width=min(probe.width, 100), highlight=False)
+    return Console(stderr=stderr, width=min(probe.width, 100), highlight=False, emoji=False)
 
 
 @app.callback()

@@ -12,6 +12,7 @@ from rich.table import Table
 from delphi import actions
 from delphi.actions.intake import EntryForm
 from delphi.cli.ask import ask, confirm
+from delphi.cli.views import plain
 from delphi.core.answers import Question, questions
 from delphi.core.models import Answer, PanelReturn
 from delphi.errors import ExitStatus
@@ -139,8 +140,8 @@ def _show_summary(form: EntryForm, asked: list[Question], answers: dict[str, Ans
     for question in asked:
         comment = "" if question.item in commented else comments.get(question.item, "")
         commented.add(question.item)
-        summary.add_row(question.key, _typed(question, answers.get(question.key)) or "–",
-                        comment)
+        summary.add_row(question.key, plain(_typed(question, answers.get(question.key)) or "–"),
+                        plain(comment))
     out.print(summary)
     out.print(f"{len(answers)} of {len(asked)} answered"
               + (f"; suggestions: {suggestions}" if suggestions else ""), markup=False)

@@ -46,6 +46,20 @@ def pct(share: float | None, places: int = 0, sign: str = "%") -> str:
     return "–" if share is None else f"{round_half_up(share * 100, places)}{sign}"
 
 
+def plain(text: str) -> Text:
+    """Words from the study or the panel (a statement, a title, a label, a name) as written.
+
+    A plain ``str`` in a table is read as rich markup, so ``[where possible]`` would vanish,
+    ``:smile:`` become an emoji and ``[/b]`` stop the command with a traceback.
+    """
+    return Text(text)
+
+
+def title(text: str) -> Text:
+    """A table's title from the study's words, styled as rich styles a title."""
+    return Text(text, style="table.title")
+
+
 def short(text: str, limit: int = 58) -> str:
     """A statement cut at a word boundary to about ``limit`` characters, for table cells."""
     if len(text) <= limit:
@@ -63,7 +77,7 @@ def response_table(result: RoundResult, settings: Settings) -> Table:
     table.add_column("Rate", justify="right")
     labels = {g.id: g.label for g in settings.groups}
     for gid, counts in result.response.groups.items():
-        table.add_row(labels.get(gid, gid), str(counts.invited), str(counts.returned),
+        table.add_row(plain(labels.get(gid, gid)), str(counts.invited), str(counts.returned),
                       pct(counts.rate))
     table.add_section()
     table.add_row(Text("All", style="bold"), str(result.response.invited),
@@ -79,7 +93,7 @@ def _group_medians(item: ItemResult) -> Text:
     return text
 
 
-def rating_table(title: str, items: Iterable[ItemResult], settings: Settings,
+def rating_table(heading: str, items: Iterable[ItemResult], settings: Settings,
                  spec: RatingSpec | None = None) -> Table:
     """One rating section, or one dimension of it.
 
@@ -87,7 +101,7 @@ def rating_table(title: str, items: Iterable[ItemResult], settings: Settings,
     section offers one, consensus, group medians.
     """
     spec = spec or resolve(settings)
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False,
+    table = Table(title=title(heading), title_justify="left", show_edge=False, pad_edge=False,
                   expand=True)
     table.add_column("Item", no_wrap=True)
     table.add_column("Statement", ratio=1, overflow="fold", min_width=16)
@@ -112,15 +126,16 @@ def rating_table(title: str, items: Iterable[ItemResult], settings: Settings,
         if spec.unsure is not None:
             answered = item.n + item.unsure
             shares.append(Text(pct(item.unsure / answered if answered else None)))
-        table.add_row(item.id, short(item.text), str(item.n), num(item.median), num(item.iqr),
+        table.add_row(item.id, plain(short(item.text)), str(item.n), num(item.median),
+                      num(item.iqr),
                       *shares, consensus, _group_medians(item),
                       style="bold" if item.consensus else None)
     return table
 
 
-def choice_table(title: str, items: Iterable[ItemResult], options: list[Option]) -> Table:
+def choice_table(heading: str, items: Iterable[ItemResult], options: list[Option]) -> Table:
     """One choice section: n, each option's share, the option at consensus."""
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False,
+    table = Table(title=title(heading), title_justify="left", show_edge=False, pad_edge=False,
                   expand=True)
     table.add_column("Item", no_wrap=True)
     table.add_column("Question", ratio=1, overflow="fold", min_width=16)
@@ -132,28 +147,28 @@ def choice_table(title: str, items: Iterable[ItemResult], options: list[Option])
         shares = [Text(pct((item.options or {}).get(o.id)),
                        style="bold green" if item.consensus == o.id else "")
                   for o in options]
-        table.add_row(item.id, short(item.text), str(item.n), *shares,
+        table.add_row(item.id, plain(short(item.text)), str(item.n), *shares,
                       Text(f"{AGREE_MARK} {item.consensus}", style="bold green")
                       if item.consensus else Text(""),
                       style="bold" if item.consensus else None)
     return table
 
 
-def open_table(title: str, items: Iterable[ItemResult]) -> Table:
+def open_table(heading: str, items: Iterable[ItemResult]) -> Table:
     """One open section: how many answered each question (the texts go to the review file)."""
-    table = Table(title=f"{title} — open questions (answers in 'delphi suggestions')",
+    table = Table(title=title(f"{heading} — open questions (answers in 'delphi suggestions')"),
                   title_justify="left", show_edge=False, pad_edge=False, expand=True)
     table.add_column("Item", no_wrap=True)
     table.add_column("Question", ratio=1, overflow="fold", min_width=16)
     table.add_column("Answers", justify="right")
     for item in items:
-        table.add_row(item.id, short(item.text), str(item.n))
+        table.add_row(item.id, plain(short(item.text)), str(item.n))
     return table
 
 
-def ranking_table(title: str, items: Iterable[ItemResult], settings: Settings) -> Table:
+def ranking_table(heading: str, items: Iterable[ItemResult], settings: Settings) -> Table:
     """One ranking section: rank, then median (mean) overall and per group."""
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False,
+    table = Table(title=title(heading), title_justify="left", show_edge=False, pad_edge=False,
                   expand=True)
     table.add_column("Rank", justify="right")
     table.add_column("Option", ratio=1, overflow="fold", min_width=16)
@@ -163,7 +178,8 @@ def ranking_table(title: str, items: Iterable[ItemResult], settings: Settings) -
     table.add_column("n", justify="right")
     for item in in_rank_order(items):
         cells = [f"{num(s.median)} ({num(s.mean)})" for s in item.groups.values()]
-        table.add_row("–" if item.rank is None else str(item.rank), short(item.text), *cells,
+        table.add_row("–" if item.rank is None else str(item.rank), plain(short(item.text)),
+                      *cells,
                       Text(f"{num(item.median)} ({num(item.mean)})", style="bold"),
                       str(item.n))
     return table
@@ -244,7 +260,7 @@ def _status_counts(status: RoundStatus) -> Table:
     for heading in ("Group", "Invited", "Returned", "Withdrawn", "Outstanding", "Rate"):
         counts.add_column(heading, justify="left" if heading == "Group" else "right")
     for gid, c in status.groups.items():
-        counts.add_row(status.labels.get(gid, gid), str(c.invited), str(c.returned),
+        counts.add_row(plain(status.labels.get(gid, gid)), str(c.invited), str(c.returned),
                        str(c.withdrawn), str(c.outstanding), pct(c.rate))
     counts.add_section()
     o = status.overall
@@ -297,7 +313,8 @@ def _status_outstanding(status: RoundStatus, names: bool) -> list[RenderableType
         for heading in ("Code", "Group", "Delivery", "Name"):
             waiting.add_column(heading)
         for p in status.outstanding:
-            waiting.add_row(p.code, status.labels.get(p.group, p.group), p.delivery, p.name)
+            waiting.add_row(p.code, plain(status.labels.get(p.group, p.group)), p.delivery,
+                            plain(p.name))
         return [waiting]
     parts: list[RenderableType] = [
         Text(f"Outstanding ({len(status.outstanding)}), by code; (post) marks "
