@@ -634,6 +634,27 @@ def test_resend_to_a_postal_panellist_says_to_print_theirs(study: Path, cli: Run
                 result.stderr.split())
 
 
+def test_a_changed_logo_on_the_letters_builds_the_bundle_again(study: Path) -> None:
+    """A file the cover letters show (a study's own letter with its logo) is part of the key."""
+    from delphi.render.bundle import COVER_LETTER
+
+    letter = (Path(actions.__file__).parent.parent / "templates" / COVER_LETTER).read_text()
+    (study / "templates").mkdir()
+    (study / "templates" / COVER_LETTER).write_text(letter.replace(
+        '<div class="body">', '<div class="body"><img src="templates/logo.svg" alt="">'))
+    logo = study / "templates/logo.svg"
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10">'
+                    '<rect width="20" height="10" fill="navy"/></svg>')
+    _send_dry(study)
+    assert json.loads((study / RECORD).read_text())["used"] == {
+        "templates/logo.svg": hashlib.sha256(logo.read_bytes()).hexdigest()}
+    assert _send_dry(study)[1] == []
+    logo.write_text(logo.read_text().replace("navy", "teal"))
+    outcome, builds = _send_dry(study)
+    assert builds == [1]
+    assert outcome.bundle_rebuilt == ["templates/logo.svg, which the cover letters show, changed"]
+
+
 def test_a_dry_runs_bundle_serves_a_real_run_of_the_same_day_only(study: Path) -> None:
     monday = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
     _send_dry(study, now=lambda: monday)

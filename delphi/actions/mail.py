@@ -302,11 +302,14 @@ class _PrintBundle:
         if self.preview:
             return [f"the earlier one was a dry run's of {self.record.date.isoformat()}"]
         reasons = bundle_changes(self.record, self.context["deadline"], self._parts(), MAKING)
+        for used, recorded in self.record.used.items() if not reasons else ():
+            if file_sha256(folder.root / used) != recorded:
+                reasons.append(f"{used}, which the cover letters show, changed")
         if not reasons:
-            digest = file_sha256(path)
-            if digest is None:
+            now = file_sha256(path)
+            if now is None:
                 reasons.append("the earlier one was removed")
-            elif digest != self.record.sha256:
+            elif now != self.record.sha256:
                 reasons.append("the earlier one was changed after it was built")
         return reasons or None
 
@@ -331,7 +334,7 @@ class _PrintBundle:
                on_done: Callable[[str], None]) -> tuple[int, datetime]:
         """Build and write the bundle and its record; its page count and time."""
         from delphi.render.bundle import MAKING, postal_bundle
-        from delphi.store.postal import write_bundle
+        from delphi.store.postal import file_sha256, write_bundle
 
         folder, round_no, people = self.run.study, self.run.round, self.run.mailing.by_post
         if self.dated != self.today:
@@ -349,9 +352,13 @@ class _PrintBundle:
         made = postal_bundle(folder.root, contents(), folder.language,
                              on_done=lambda: on_done(parts[-1].code))
         built = self.clock()
+        root = folder.root.resolve()
+        used = {path.relative_to(root).as_posix(): file_sha256(path) or ""
+                for path in sorted(made.used) if path.is_relative_to(root)}
         write_bundle(folder, round_no, made.pdf, BundleRecord(
             built=built, date=self.today, deadline=self.context["deadline"], parts=parts,
-            sha256=sha256(made.pdf), pages=made.pages, making=MAKING, dry_run=self.dry_run))
+            sha256=sha256(made.pdf), pages=made.pages, making=MAKING, dry_run=self.dry_run,
+            used=used))
         return made.pages, built
 
 

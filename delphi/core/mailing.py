@@ -194,6 +194,7 @@ class BundleRecord(BaseModel):
     sha256: str  # of the bundle's PDF
     pages: int
     making: int = 1  # how delphi made it (render/bundle.py MAKING): a new way builds it again
+    used: dict[str, str] = {}  # files in the study the letters showed (a logo): SHA-256 each
     dry_run: bool = False  # made by ``send --dry-run``: a real run on a later day makes it anew
 
 

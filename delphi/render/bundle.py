@@ -32,10 +32,11 @@ _GREY = re.compile(r"([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+rg")
 
 @dataclass(frozen=True)
 class Bundle:
-    """The print bundle as a PDF, and its number of pages."""
+    """The print bundle as a PDF, its number of pages, and the files its letters used."""
 
     pdf: bytes
     pages: int
+    used: frozenset[Path]  # images or stylesheets the cover letters fetched (a study's logo)
 
 
 def cover_letters(study_root: Path, panellists: Sequence[Panellist], language: Language,
@@ -71,12 +72,32 @@ def postal_bundle(study_root: Path, parts: Iterable[tuple[str, bytes]], language
 
     renderer = Renderer(study_root, tagged=False, language=language)
     joined = PrintJoin(_earlier_answers(renderer, language))
+    fetcher = _recording(renderer.fetcher)
     for html, questionnaire in parts:
         joined.add(weasyprint.HTML(string=html, base_url=renderer.base_url,
-                                   url_fetcher=renderer.fetcher).write_pdf())
+                                   url_fetcher=fetcher).write_pdf())
         joined.add(questionnaire)
         on_done()
-    return Bundle(joined.finish(), joined.pages)
+    return Bundle(joined.finish(), joined.pages, frozenset(fetcher.used))
+
+
+def _recording(inner: Any) -> Any:
+    """A weasyprint URL fetcher that fetches as ``inner`` does and notes each file fetched."""
+    from weasyprint.urls import URLFetcher
+
+    class Recording(URLFetcher):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.used: set[Path] = set()
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("file:"):
+                from urllib.parse import unquote, urlparse
+
+                self.used.add(Path(unquote(urlparse(url).path)))
+            return inner.fetch(url, headers)
+
+    return Recording()
 
 
 def _earlier_answers(renderer: Renderer, language: Language) -> FieldText:
