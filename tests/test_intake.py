@@ -11,6 +11,8 @@ import pypdf
 import pytest
 
 from delphi.core.fields import rating_field
+from delphi.core.models import PanelReturn
+from delphi.store.returns_csv import ReturnsReader
 from delphi.store.study import Study
 from tests.conftest import STUDY_YAML, Result, build_tree, tree_digest, write_manifest
 
@@ -289,3 +291,18 @@ def test_a_pdf_that_cannot_be_read_exactly_is_refused(study2: Path, tmp_path: Pa
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {pdf}: {expected}"), result.stderr
     assert tree_digest(study2) == before
+
+
+def test_returns_read_equal_validated_ones_and_are_handed_over(make_study: Make) -> None:
+    """The reader builds returns from the values it checked, without validating them again:
+    they equal validated returns, and once handed over it reads nothing more into them."""
+    study = Study(make_study())
+    reader = ReturnsReader(study.manifest(1), study.settings)
+    path = study.canonical_returns_path(1)
+    reader.read(path, "returns.csv")
+    returns = reader.returns()
+    assert len(returns) >= 2
+    assert all(PanelReturn.model_validate(r.model_dump()) == r for r in returns)
+    assert reader.returns() == returns
+    with pytest.raises(RuntimeError, match="returns were taken"):
+        reader.read(path, "again.csv")

@@ -88,6 +88,7 @@ class ReturnsReader:
         self.codes = {c.upper(): c for c in manifest.invited}
         self.problems: list[Problem] = []
         self._drafts: dict[str, _Draft] = {}
+        self._returned: list[PanelReturn] | None = None  # see returns()
         self._where: dict[str, Source] = {}
         self._cells = False
         self._revive: Callable[[str], str] = _as_is
@@ -178,13 +179,21 @@ class ReturnsReader:
         return [code for code, where in self._where.items() if where.file == display]
 
     def returns(self) -> list[PanelReturn]:
-        """The returns read so far, in the order of the manifest's invited codes."""
-        order = {c: i for i, c in enumerate(self.manifest.invited)}
-        drafts = sorted(self._drafts.values(), key=lambda d: order.get(d.code, len(order)))
-        return [PanelReturn.checked(code=d.code, ratings=d.ratings, unsure=d.unsure,
+        """The returns read so far, in the order of the manifest's invited codes.
+
+        Every value was checked as it was read, so the returns are built without validating
+        them again, and they take over the answers read (no copy of thousands of ratings):
+        the reader reads nothing more after this (:meth:`_writable`).
+        """
+        if self._returned is None:
+            order = {c: i for i, c in enumerate(self.manifest.invited)}
+            drafts = sorted(self._drafts.values(), key=lambda d: order.get(d.code, len(order)))
+            self._returned = [
+                PanelReturn.checked(code=d.code, ratings=d.ratings, unsure=d.unsure,
                                     choices=d.choices, texts=d.texts, comments=d.comments,
                                     suggestions="\n".join(d.suggestions) or None,
                                     source=self._where[d.code]) for d in drafts]
+        return list(self._returned)
 
     # ------------------------------------------------------------------ wide
 
@@ -325,6 +334,7 @@ class ReturnsReader:
 
     def _long_draft(self, display: str, line: int, code: str) -> _Draft | None:
         """The draft a long file's row adds to: one per code, from this file only."""
+        self._writable()
         where = self._where.get(code)
         if where is not None and where.file != display:
             self._problem(display, line, f"duplicate return for {code}: already returned "
@@ -351,7 +361,13 @@ class ReturnsReader:
                 return
             yield getattr(reader, "line_num", 0), cells
 
+    def _writable(self) -> None:
+        """Refuse to read on once :meth:`returns` has handed the answers over."""
+        if self._returned is not None:
+            raise RuntimeError("this reader's returns were taken; read into a new reader")
+
     def _draft(self, display: str, line: int | None, raw_code: str) -> _Draft | None:
+        self._writable()
         code = self._known_code(display, line, raw_code.strip())
         if code is None:
             return None
