@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal
 
 from delphi.core.models import Band, ConsensusRule, RuleName, Unsure
@@ -50,8 +51,14 @@ def reaches(share: Fraction, limit: float, strict: bool = False) -> bool:
 
     Compared exactly (75 % of 4 raters is 3), as fractions.
     """
-    bound = Fraction(str(limit))
+    bound = _exactly(limit)
     return share > bound if strict else share >= bound
+
+
+@lru_cache(maxsize=64)
+def _exactly(limit: float) -> Fraction:
+    """A threshold as written (0.75 is 3/4, not the binary double nearest to it)."""
+    return Fraction(str(limit))
 
 
 def banded(answers: Answers, bands: Sequence[Band], threshold: float, strict: bool = False,
