@@ -106,8 +106,20 @@ def _order_statistic(counts: Sequence[tuple[int, int]], k: int) -> int:
 
 def quantile(counts: Mapping[int, int], p: float, method: QuartileMethod = "linear") -> float:
     """The p-quantile of ratings given as ``{rating: count}`` (at least one rating)."""
+    return _quantiles(counts, (p,), method)[0]
+
+
+def _quantiles(counts: Mapping[int, int], ps: Sequence[float],
+               method: QuartileMethod) -> list[float]:
+    """Several quantiles of the same ratings, sorted and counted once."""
     ordered = sorted((v, c) for v, c in counts.items() if c > 0)
     n = sum(c for _, c in ordered)
+    return [_quantile(ordered, n, p, method) for p in ps]
+
+
+def _quantile(ordered: Sequence[tuple[int, int]], n: int, p: float,
+              method: QuartileMethod) -> float:
+    """The p-quantile of ``n`` ratings given as sorted (value, count) pairs."""
     if n == 0:
         raise ValueError("quantile of no ratings")
     if method == "linear":
@@ -145,9 +157,7 @@ def summarise(ratings: Iterable[int] | Mapping[int, int] | Tally, bands: Sequenc
                         for b in bands}}
     if n == 0:
         return Summary(n=0, median=None, q1=None, q3=None, iqr=None, mean=None, **common)
-    q1 = quantile(counts, 0.25, method)
-    median = quantile(counts, 0.5, method)
-    q3 = quantile(counts, 0.75, method)
+    q1, median, q3 = _quantiles(counts, (0.25, 0.5, 0.75), method)
     return Summary(n=n, median=median, q1=q1, q3=q3, iqr=q3 - q1,
                    mean=sum(v * c for v, c in counts.items()) / n, **common)
 
