@@ -11,17 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from delphi.core.answers import RatingSpec, resolve, section_spec
-from delphi.core.history import in_rank_order
 from delphi.core.models import Manifest, ManifestSection, Option, Settings
-from delphi.core.stability import (
-    CAVEATS,
-    HEADINGS,
-    criterion,
-    notes,
-    p_text,
-    relevant,
-    value_text,
-)
 from delphi.core.stats import round_half_up
 from delphi.core.status import RoundStatus
 
@@ -168,6 +158,8 @@ def open_table(heading: str, items: Iterable[ItemResult]) -> Table:
 
 def ranking_table(heading: str, items: Iterable[ItemResult], settings: Settings) -> Table:
     """One ranking section: rank, then median (mean) overall and per group."""
+    from delphi.core.history import in_rank_order  # here: `delphi status` shows no ranking
+
     table = Table(title=title(heading), title_justify="left", show_edge=False, pad_edge=False,
                   expand=True)
     table.add_column("Rank", justify="right")
@@ -329,6 +321,16 @@ def _status_outstanding(status: RoundStatus, names: bool) -> list[RenderableType
 
 def stability_view(items: list[ItemResult], settings: Settings) -> list[RenderableType]:
     """Stability since the previous round by the study's statistic, and its notes' meaning."""
+    from delphi.core.stability import (  # here: `delphi status` shows no stability
+        CAVEATS,
+        HEADINGS,
+        criterion,
+        notes,
+        p_text,
+        relevant,
+        value_text,
+    )
+
     rule = settings.stability
     shown = [i for i in items if i.stability]
     previous = shown[0].stability.previous_round if shown[0].stability else 0
