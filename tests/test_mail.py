@@ -655,6 +655,18 @@ def test_a_changed_logo_on_the_letters_builds_the_bundle_again(study: Path) -> N
     assert outcome.bundle_rebuilt == ["templates/logo.svg, which the cover letters show, changed"]
 
 
+def test_a_postal_questionnaire_that_cannot_be_read_stops_the_run_before_anything_goes(
+        study: Path, smtp: tuple[Recorder, int], cli: Run) -> None:
+    handler, _ = smtp
+    (study / "rounds/round-1/questionnaires/U2.pdf").write_bytes(b"%PDF-1.7\nnot really\n")
+    before = tree_digest(study)
+    result = cli("send", "--study", str(study), "--yes")
+    assert result.exit_code == 2
+    assert "rounds/round-1/questionnaires/U2.pdf: not a PDF the print bundle can take" in (
+        " ".join(result.stderr.split()))
+    assert handler.messages == [] and tree_digest(study) == before
+
+
 def test_a_dry_runs_bundle_serves_a_real_run_of_the_same_day_only(study: Path) -> None:
     monday = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
     _send_dry(study, now=lambda: monday)
@@ -828,8 +840,8 @@ def test_an_earlier_open_answer_is_printed_in_its_box(tmp_path: Path) -> None:
         writer._add_object(field("delphi_code", "ZZ99", (1, 1, 3, 3)))])  # hidden identity
     questionnaire = io.BytesIO()
     writer.write(questionnaire)
-    made = postal_bundle(tmp_path, [("<p>Dear panellist</p>", questionnaire.getvalue())],
-                         load_language("en"))
+    made = postal_bundle(tmp_path, [("<p>Dear panellist</p>", questionnaire.getvalue(),
+                                     "U2.pdf")], load_language("en"))
     printed = pypdf.PdfReader(io.BytesIO(made.pdf)).pages[1]
     assert "/Annots" not in printed
     text = printed.extract_text()

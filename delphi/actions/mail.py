@@ -120,10 +120,11 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
              on_bundle_done: Callable[[str], None] = lambda code: None) -> MailOutcome:
     """Send (or, with ``dry_run``, write as .eml files) the planned messages, one by one.
 
-    Then, for ``send``, the print bundle of the postal panellists: built once per round and
-    used again while nothing it is made of has changed (see :class:`_PrintBundle`); when it
-    is built, ``on_bundle_start`` gets the number of panellists in it and ``on_bundle_done``
-    each one's code as their letter and questionnaire are in.
+    First, for ``send``, the print bundle of the postal panellists, so that a questionnaire
+    that cannot be printed stops the run before anything goes: built once per round and used
+    again while nothing it is made of has changed (see :class:`_PrintBundle`); when it is
+    built, ``on_bundle_start`` gets the number of panellists in it and ``on_bundle_done`` each
+    one's code as their letter and questionnaire are in.
 
     Each message is logged ``pending`` before it goes to the server and ``sent`` or ``failed``
     after, so an interrupted run can be run again without mailing anyone twice. All messages
@@ -139,9 +140,9 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
     posting = _Posting(run, dry_run, clock, written_date(deadline, folder.language))
     outcome = MailOutcome(sent=[], failed={},
                           outbox=folder.outbox_dir(run.round) if dry_run else None)
-    bundle = None
     if mailing.kind == "questionnaire" and mailing.by_post:  # printable, before anything goes
-        bundle = _PrintBundle(run, posting.letters, clock, dry_run)
+        _PrintBundle(run, posting.letters, clock, dry_run).make(outcome, on_bundle_start,
+                                                                 on_bundle_done)
     interval = 60.0 / rate if rate else 0.0
     with Mailer(settings.mail) if settings.mail and not dry_run else _NoMailer() as mailer:
         for position, p in enumerate(mailing.recipients):
@@ -158,8 +159,6 @@ def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
             else:
                 outcome.failed[p.code] = error
             on_done(p.code, error)
-    if bundle is not None:
-        bundle.make(outcome, on_bundle_start, on_bundle_done)
     return outcome
 
 
@@ -341,12 +340,13 @@ class _PrintBundle:
             self.letters = self._letters(self.today)
         parts: list[BundlePart] = []
 
-        def contents() -> Iterator[tuple[str, bytes]]:  # read once: hashed as it goes in
+        def contents() -> Iterator[tuple[str, bytes, str]]:  # read once: hashed as it goes in
             for p, html in zip(people, self.letters, strict=True):
-                data = folder.questionnaire_pdf(round_no, p.code).read_bytes()
+                path = folder.questionnaire_pdf(round_no, p.code)
+                data = path.read_bytes()
                 parts.append(BundlePart(code=p.code, letter=sha256(html.encode("utf-8")),
                                         questionnaire=sha256(data)))
-                yield html, data
+                yield html, data, folder.display(path)
 
         on_start(len(people))
         made = postal_bundle(folder.root, contents(), folder.language,

@@ -7,6 +7,7 @@ questionnaire.
 from __future__ import annotations
 
 import html as markup
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from delphi.core.fields import OWN_TEXT_PREFIX
 from delphi.core.models import Panellist
+from delphi.errors import DelphiError, Problem
 from delphi.i18n import Language
 from delphi.render.fonts import check_printable
 from delphi.render.pdf import Renderer, make_environment
@@ -27,7 +29,7 @@ COVER_LETTER = "cover-letter.html.j2"
 # come out differently, so that bundles made before are built again (2: fields drawn in).
 MAKING = 2
 _SIZE = re.compile(r"([0-9.]+)\s+Tf")  # in a field's default appearance: /Helv 8 Tf
-_GREY = re.compile(r"([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+rg")
+_RGB = re.compile(r"([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+rg")
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,12 @@ def cover_letters(study_root: Path, panellists: Sequence[Panellist], language: L
     return pages
 
 
-def postal_bundle(study_root: Path, parts: Iterable[tuple[str, bytes]], language: Language,
-                  on_done: Callable[[], None] = lambda: None) -> Bundle:
+def postal_bundle(study_root: Path, parts: Iterable[tuple[str, bytes, str]],
+                  language: Language, on_done: Callable[[], None] = lambda: None) -> Bundle:
     """The bundle of (cover letter, questionnaire) parts, in order; ``on_done`` after each.
 
     A part is a cover letter's HTML (in ``language``), laid out here, and the bytes of the
-    questionnaire PDF that follows it.
+    questionnaire PDF that follows it, with the name of its file for messages.
 
     The bundle is for printing: what the questionnaires' form fields show (the radio buttons'
     circles, a panellist's earlier open answer) is drawn into the pages and the fields
@@ -67,16 +69,24 @@ def postal_bundle(study_root: Path, parts: Iterable[tuple[str, bytes]], language
     Objects the questionnaires share (their fonts, the buttons' drawings) are kept once.
     """
     import weasyprint
+    from pypdf.errors import PyPdfError
 
     from delphi.render.joined import PrintJoin
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged file: our message says it
     renderer = Renderer(study_root, tagged=False, language=language)
     joined = PrintJoin(_earlier_answers(renderer, language))
     fetcher = _recording(renderer.fetcher)
-    for html, questionnaire in parts:
+    for html, questionnaire, name in parts:
         joined.add(weasyprint.HTML(string=html, base_url=renderer.base_url,
                                    url_fetcher=fetcher).write_pdf())
-        joined.add(questionnaire)
+        try:
+            joined.add(questionnaire)
+        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DelphiError(Problem(
+                f"not a PDF the print bundle can take ({type(exc).__name__}: "
+                f"{str(exc)[:120]}); write it again with 'delphi new-round --force' for its "
+                "round; nothing was sent", file=name)) from None
         on_done()
     return Bundle(joined.finish(), joined.pages, frozenset(fetcher.used))
 
@@ -115,7 +125,7 @@ def _earlier_answers(renderer: Renderer, language: Language) -> FieldText:
         if not name.startswith(OWN_TEXT_PREFIX) or width < 1 or height < 1:
             return None
         size = float(found.group(1)) if (found := _SIZE.search(appearance)) else 0.0
-        rgb = _GREY.search(appearance)
+        rgb = _RGB.search(appearance)
         colour = ", ".join(f"{float(v) * 100:.1f}%" for v in rgb.groups()) if rgb else "0, 0, 0"
         page = (f'<!DOCTYPE html><html lang="{language.tag}" dir="{language.direction}"><head>'
                 f"<style>@page {{ size: {width:.3f}pt {height:.3f}pt; margin: 0 }} body {{ "
