@@ -286,3 +286,22 @@ def test_an_error_quoting_an_emoji_code_quotes_it_as_written(make_study: Make,
     result = cli("status", "--study", str(root))
     assert result.exit_code == 2
     assert "(got ':x:')" in result.stderr, result.stderr
+
+
+def test_delphi_makes_only_the_command_that_runs(make_study: Make) -> None:
+    """Start-up: typer would make every command with its options' types; delphi makes one."""
+    import contextlib
+    import io
+
+    import typer.main
+
+    from delphi.cli import app
+
+    group = typer.main.get_command(app)
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        group.main(["--help"], standalone_mode=False)  # lists commands from their docstrings
+        made = group.commands.made  # type: ignore[attr-defined]
+        assert set(made) <= {"panel", "items"}  # the two small groups, for their help
+        group.main(["status", "--study", str(make_study())], standalone_mode=False)
+    assert set(made) - {"panel", "items"} == {"status"}
+    assert "status  " in out.getvalue() and "Invited" in out.getvalue()

@@ -95,19 +95,23 @@ class _Lazy(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return len(self.makers)
 
-    def short_help(self, name: str, limit: int) -> tuple[str, bool]:
-        """A command's line in ``delphi --help`` and whether it is hidden, without making it.
+    def hidden(self, name: str) -> bool:
+        """Whether a command is left out of ``delphi --help``, without making it."""
+        info = self.infos.get(name)
+        return bool(self[name].hidden if info is None or name in self.made else info.hidden)
+
+    def short_help(self, name: str, limit: int) -> str:
+        """A command's line in ``delphi --help``, without making it.
 
         The line is the docstring's first sentence, as click cuts it.
         """
         info = self.infos.get(name)
         if info is None or name in self.made:
-            command = self[name]
-            return command.get_short_help_str(limit), command.hidden
+            return str(self[name].get_short_help_str(limit))
         text = inspect.cleandoc(info.help) if info.help else inspect.getdoc(info.callback)
         summary = TyperCommand(name, help=text, short_help=info.short_help,
                                deprecated=info.deprecated)
-        return summary.get_short_help_str(limit), info.hidden
+        return summary.get_short_help_str(limit)
 
 
 class _Commands(TyperGroup):
@@ -127,11 +131,10 @@ class _Commands(TyperGroup):
         """The list of commands in --help, as typer writes it, without making them."""
         lazy = self.commands
         assert isinstance(lazy, _Lazy)
-        names = self.list_commands(ctx)
-        limit = formatter.width - 6 - max(map(len, names))
-        rows = [(name, text) for name in names
-                for text, hidden in [lazy.short_help(name, limit)] if not hidden]
-        if rows:
+        names = [name for name in self.list_commands(ctx) if not lazy.hidden(name)]
+        if names:
+            limit = formatter.width - 6 - max(map(len, names))
+            rows = [(name, lazy.short_help(name, limit)) for name in names]
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
