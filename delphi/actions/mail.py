@@ -199,6 +199,7 @@ class _Posting:
         self.reminders = reminders_sent(self.log.entries())
         self.template = ("questionnaire.txt.j2" if run.mailing.kind == "questionnaire"
                          else "reminder.txt.j2")
+        self.compiled = self.env.get_template(self.template)  # its errors before anything
         self.letters = {"study": settings.title, "round": run.round, "sender": self.sender,
                         "deadline": deadline}
 
@@ -239,7 +240,7 @@ class _Posting:
         if content != "pdf":  # a new private link; the earlier ones keep working
             link = (link_url(base_url(folder), "<made when the message is sent>")
                     if self.dry_run else issue_link(folder, round_no, p.code, kind))
-        text = self.env.get_template(self.template).render(
+        text = self.compiled.render(
             panellist=p, sender=self.sender, link=link, attached=pdf is not None,
             study=folder.settings.title, round=round_no, deadline=self.deadline,
             number=self.reminders.get(p.code, 0) + 1)
