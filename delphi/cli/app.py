@@ -527,9 +527,9 @@ def _mail_command(kind: Kind, study: Path, round: int | None, dry_run: bool, yes
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                   transient=True) as progress:
+        bundle = progress.add_task("Building the print bundle", visible=False)  # comes first
         task = progress.add_task("Writing .eml files" if dry_run else "Sending",
                                  total=len(mailing.recipients))
-        bundle = progress.add_task("Building the print bundle", visible=False)
         outcome = actions.run_mail(
             run, dry_run=dry_run, rate=rate, deadline=deadline,
             on_done=lambda code, error: progress.advance(task),
