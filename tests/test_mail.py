@@ -654,6 +654,14 @@ def test_a_changed_logo_on_the_letters_builds_the_bundle_again(study: Path) -> N
     assert builds == [1]
     assert outcome.bundle_rebuilt == ["templates/logo.svg, which the cover letters show, changed"]
 
+    record = study / RECORD  # a record naming a device or a file outside is not read
+    for hostile in ("/dev/zero", "../../../../../../dev/zero"):
+        data = json.loads(record.read_text())
+        data["used"] = {hostile: "0" * 64}
+        record.write_text(json.dumps(data))
+        outcome, builds = _send_dry(study)
+        assert outcome.bundle_rebuilt == [f"{hostile}, which the cover letters show, changed"]
+
 
 def test_a_postal_questionnaire_that_cannot_be_read_stops_the_run_before_anything_goes(
         study: Path, smtp: tuple[Recorder, int], cli: Run) -> None:

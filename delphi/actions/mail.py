@@ -302,8 +302,11 @@ class _PrintBundle:
         if self.preview:
             return [f"the earlier one was a dry run's of {self.record.date.isoformat()}"]
         reasons = bundle_changes(self.record, self.context["deadline"], self._parts(), MAKING)
+        root = folder.root.resolve()
         for used, recorded in self.record.used.items() if not reasons else ():
-            if file_sha256(folder.root / used) != recorded:
+            shown = folder.root / used  # only a file in the study is read: the record may lie
+            if not (shown.resolve().is_relative_to(root) and shown.is_file()
+                    and file_sha256(shown) == recorded):
                 reasons.append(f"{used}, which the cover letters show, changed")
         if not reasons:
             now = file_sha256(path)
