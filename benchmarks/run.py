@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -371,9 +372,13 @@ def large_study(folder: Path, people: int, items: int, seed: int = 2) -> None:
     (folder / "panels/panel.yaml").write_text("\n".join(roster) + "\n", encoding="utf-8")
 
 
-def large_round(people: int = 2000, items: int = 100) -> dict[str, float]:
-    """Round 2 of a large study as ``delphi new-round`` writes it, against one raw layout of
-    one of its questionnaires; the average PDF size and the peak memory of the command."""
+def large_round(people: int = 2000, items: int = 100, turns: int = 2,
+                small: int = 200) -> dict[str, float]:
+    """Round 2 of a large study, written by ``delphi new-round`` (the whole command, a fresh
+    process), against one raw weasyprint layout of one of its questionnaires, taken in turns;
+    the average PDF size, and the command's peak memory beside that of a round of ``small``
+    panellists (flat when the two are close)."""
+    import os
     import shutil
     import tempfile
 
@@ -383,38 +388,49 @@ def large_round(people: int = 2000, items: int = 100) -> dict[str, float]:
     from delphi.render.pdf import Renderer
     from delphi.store.study import Study
 
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    as_main = "import runpy, sys; sys.argv[0] = 'delphi'; runpy.run_module('delphi', " \
+              "run_name='__main__')"  # what python -m delphi does
+    found: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "study"
-        large_study(folder, people, items)
-        round_1 = time.perf_counter()
-        actions.new_round(folder, round=1)
-        round_1 = time.perf_counter() - round_1
-        ids = [m.id for m in Study(folder).manifest(1).items]
-        rng = random.Random(3)
-        rows = ["code," + ",".join(ids)]
-        for k in range(people):
-            rows.append(f"P{k:05d}," + ",".join(
-                str(rng.choice((1, 2, 3, 5, 7, 8, 8, 9, 9))) if rng.random() > 0.05 else ""
-                for _ in ids))
-        (Path(tmp) / "returns.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-        actions.import_returns(folder, [Path(tmp) / "returns.csv"], round=1)
-        actions.analyse(folder, round=1)
-        command = [sys.executable, "-c", "import resource, sys; from delphi import actions; "
-                   "actions.new_round(sys.argv[1], round=2); "
-                   "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)",
-                   str(folder)]
-        start = time.perf_counter()
-        peak = float(subprocess.run(command, check=True, capture_output=True,
-                                    text=True).stdout.split()[-1])
-        round_2 = time.perf_counter() - start
+        for size in (small, people):
+            folder = Path(tmp) / f"study-{size}"
+            large_study(folder, size, items)
+            round_1 = time.perf_counter()
+            actions.new_round(folder, round=1)
+            found["round 1"] = time.perf_counter() - round_1
+            ids = [m.id for m in Study(folder).manifest(1).items]
+            rng = random.Random(3)
+            rows = ["code," + ",".join(ids)]
+            for k in range(size):
+                rows.append(f"P{k:05d}," + ",".join(
+                    str(rng.choice((1, 2, 3, 5, 7, 8, 8, 9, 9))) if rng.random() > 0.05 else ""
+                    for _ in ids))
+            returns = Path(tmp) / f"returns-{size}.csv"
+            returns.write_text("\n".join(rows) + "\n", encoding="utf-8")
+            actions.import_returns(folder, [returns], round=1)
+            actions.analyse(folder, round=1)
+            arguments = ["new-round", "--study", str(folder), "--round", "2", "--force"]
+            found[f"peak {size}"] = peak_memory([sys.executable, "-c", as_main, *arguments], env)
+        html = Renderer(folder).html(*_first(actions.questionnaire_context(Study(folder), 2)))
+
+        def command() -> None:
+            subprocess.run([sys.executable, "-m", "delphi", *arguments], check=True, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        found["round 2"], found["raw"] = in_turns(
+            command, lambda: weasyprint.HTML(string=html).write_pdf(pdf_forms=True), turns)
         pdfs = list((folder / "rounds/round-2/questionnaires").glob("*.pdf"))
-        size = statistics.mean(p.stat().st_size for p in pdfs)
-        context, personals = actions.questionnaire_context(Study(folder), 2)
-        html = Renderer(folder).html(context, personals[0])
-        raw = best(lambda: weasyprint.HTML(string=html).write_pdf(pdf_forms=True), 2)
-        shutil.rmtree(folder)
-    return {"round 1": round_1, "round 2": round_2, "raw": raw, "size": size, "peak": peak,
-            "pdfs": len(pdfs)}
+        found["size"] = statistics.mean(p.stat().st_size for p in pdfs)
+        found["pdfs"] = len(pdfs)
+        shutil.rmtree(Path(tmp))
+    return found
+
+
+def _first(made: tuple[Any, list[Any]]) -> tuple[Any, Any]:
+    """A round's context and its first panellist."""
+    context, personals = made
+    return context, personals[0]
 
 
 def report_startup() -> None:
@@ -455,7 +471,8 @@ def main() -> None:
         print(f"{'  its round 1 (no feedback), whole command':44} {big['round 1']:8.3f}s")
         print(f"{'  average PDF (KB), PDFs written':44} {big['size'] / 1024:8.1f} "
               f"{int(big['pdfs']):9d}")
-        print(f"{'  peak memory of new-round (MiB)':44} {big['peak']:8.1f}")
+        print(f"{'  peak memory of new-round (MiB), 200 / 2,000':44} {big['peak 200']:8.1f} "
+              f"{big['peak 2000']:9.1f}")
         return
     sizes = [(100, 50), (1000, 100)] + ([] if args.quick else [(5000, 300)])
     print(f"{'figure':44} {'time':>9} {'floor':>9} {'ratio':>6}")

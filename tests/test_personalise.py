@@ -167,20 +167,3 @@ def test_a_value_the_layout_has_no_glyph_for(round_2: Path) -> None:
     pdf = personalised(renderer, layout, context, stranger)
     assert "Panellist Q7" in pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     assert shown(pdf) == shown(questionnaire(renderer, context, stranger))
-
-
-def test_a_large_round_is_copied_on_several_processes_in_order(
-        round_2: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The parallel path gives exactly the copies the one-process path gives, in roster order."""
-    from delphi.render import pdf as pdf_module
-
-    context, people = actions.questionnaire_context(Study(round_2), 2)
-    alone: list[tuple[str, bytes]] = []
-    pdf_module.render_all(round_2, context, people, lambda code, data: alone.append((code, data)),
-                          workers=1)
-    monkeypatch.setattr(pdf_module, "PARALLEL_COPIES", 1)
-    forked: list[tuple[str, bytes]] = []
-    pdf_module.render_all(round_2, context, people,
-                          lambda code, data: forked.append((code, data)), workers=2)
-    assert [code for code, _ in forked] == [p.code for p in people]
-    assert forked == alone

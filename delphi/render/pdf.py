@@ -272,42 +272,20 @@ def render_all(study_root: Path | None, context: QuestionnaireContext,
         _render_each(study_root, context, personals, save, workers)
         return str(reason) if isinstance(reason, UnprovenVersions) else f"{reason}. {SLOTS_HINT}"
     on_start(len(personals))
-    _copies(renderer, layout, context, personals, save, workers)
+    _copies(renderer, layout, context, personals, save)
     return None
 
 
-# A round of at least this many copies is written on several processes (one copy costs a few
-# milliseconds; starting the processes about 0.1 s).
-PARALLEL_COPIES = 200
-_shared: tuple[Renderer, SharedLayout, QuestionnaireContext] | None = None
-
-
 def _copies(renderer: Renderer, layout: SharedLayout, context: QuestionnaireContext,
-            personals: list[Personal], save: Save, workers: int | None) -> None:
+            personals: list[Personal], save: Save) -> None:
     """Each panellist's copy from the shared layout, handed to ``save`` in roster order.
 
-    Large rounds are copied on ``workers`` forked processes (the layout is inherited, not
-    sent); the copies come back in order, a few at a time, so memory stays flat.
+    One process: a copy costs about a millisecond (2,000 copies of 100 statements: 2.2 s).
+    Copies made on forked processes took twice the CPU (each copy's bytes sent back to be
+    saved) and no less time on two cores, so they were taken out (benchmarks/README.md).
     """
-    global _shared
-    workers = min(workers or os.cpu_count() or 1, len(personals) // PARALLEL_COPIES)
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for me in personals:
-            save(me.code, personalised(renderer, layout, context, me))
-        return
-    _shared = (renderer, layout, context)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for code, pdf in pool.imap(_copy_one, personals, chunksize=8):
-                save(code, pdf)
-    finally:
-        _shared = None
-
-
-def _copy_one(me: Personal) -> tuple[str, bytes]:
-    assert _shared is not None
-    renderer, layout, context = _shared
-    return me.code, personalised(renderer, layout, context, me)
+    for me in personals:
+        save(me.code, personalised(renderer, layout, context, me))
 
 
 def _render_each(study_root: Path | None, context: QuestionnaireContext,
