@@ -103,7 +103,7 @@ def lean_finisher(pdf: Any, buttons: bool = True) -> None:
                                     "BaseFont": "/Helvetica", "Encoding": "/WinAnsiEncoding"})
     pdf.add_object(reader_font)
     resources = pydyf.Dictionary({"Font": pydyf.Dictionary({READER_FONT: reader_font.reference})})
-    shared = _resolve(pdf, acroform.get("DR"))
+    shared = resolve(pdf, acroform.get("DR"))
     if isinstance(shared, dict) and "ExtGState" in shared:
         resources["ExtGState"] = shared["ExtGState"]  # the opacity the appearances name
     acroform["DR"] = resources
@@ -147,8 +147,8 @@ def _text_appearances(pdf: Any) -> bool:
     return complete
 
 
-def _resolve(pdf: Any, value: Any) -> Any:
-    """The object a reference (``b"12 0 R"``) names, or the value itself."""
+def resolve(pdf: Any, value: Any) -> Any:
+    """The pydyf object a reference (``b"12 0 R"``) names, or the value itself."""
     if isinstance(value, bytes | str):
         text = value.decode() if isinstance(value, bytes) else value
         if text.endswith(" R"):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from delphi.render.lean import resolve
+
 #: Elements that only group: folded into their parent when they have nothing but content
 #: (a ``Div`` only when that content is other elements).
 _GROUPING = frozenset(("/Span", "/NonStruct"))
@@ -32,12 +34,12 @@ _PLAIN_KEYS = frozenset(("Type", "S", "K", "Pg", "P"))
 
 def lean_tags(pdf: Any) -> None:
     """Fold plain ``Span``, ``NonStruct`` and wrapping ``Div`` elements; drop empty ones."""
-    root = _get(pdf, pdf.catalog.get("StructTreeRoot"))
+    root = resolve(pdf, pdf.catalog.get("StructTreeRoot"))
     if not isinstance(root, dict):
         return
     tree = _Tree(pdf, root)
     for kid in root.get("K", ()):
-        element = _get(pdf, kid)
+        element = resolve(pdf, kid)
         if isinstance(element, dict):
             tree.tidy(element)
 
@@ -47,12 +49,12 @@ class _Tree:
         self.pdf = pdf
         # Each page's marked-content ids to their element, by the page's reference.
         self.content: dict[bytes, Any] = {}
-        nums = _get(pdf, root.get("ParentTree"))
+        nums = resolve(pdf, root.get("ParentTree"))
         entries = nums.get("Nums", ()) if isinstance(nums, dict) else ()
         by_key = {entries[i]: entries[i + 1] for i in range(0, len(entries) - 1, 2)}
         for number in pdf.pages["Kids"][::3]:  # the pages as (number, 0, R) triples
             page_object = pdf.objects[number]
-            mapping = _get(pdf, by_key.get(page_object.get("StructParents")))
+            mapping = resolve(pdf, by_key.get(page_object.get("StructParents")))
             if mapping is not None:
                 self.content[page_object.reference] = mapping
 
@@ -60,7 +62,7 @@ class _Tree:
         """Tidy the elements under ``element`` (children first), then its own kids."""
         kids: list[Any] = []
         for kid in element.get("K", ()):
-            child = _get(self.pdf, kid) if isinstance(kid, bytes | str) else None
+            child = resolve(self.pdf, kid) if isinstance(kid, bytes | str) else None
             if not (isinstance(child, dict) and child.get("Type") == "/StructElem"):
                 kids.append(kid)  # marked content, a marked-content or object reference
                 continue
@@ -109,7 +111,7 @@ class _Tree:
             if isinstance(kid, int):
                 self.content[parent["Pg"]][kid] = reference
             else:
-                grandchild = _get(self.pdf, kid)
+                grandchild = resolve(self.pdf, kid)
                 if isinstance(grandchild, dict) and grandchild.get("Type") == "/StructElem":
                     grandchild["P"] = reference
         return kids
@@ -118,12 +120,3 @@ class _Tree:
 def _drop(obj: Any) -> None:
     """Free a pydyf object (:func:`delphi.render.lean.compact` takes it out of the file)."""
     obj.free = "f"
-
-
-def _get(pdf: Any, value: Any) -> Any:
-    """The object a reference (``b"12 0 R"``) names, or the value itself."""
-    if isinstance(value, bytes | str):
-        text = value.decode() if isinstance(value, bytes) else value
-        if text.endswith(" R"):
-            return pdf.objects[int(text.split()[0])]
-    return value
