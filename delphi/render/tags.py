@@ -62,8 +62,8 @@ class _Tree:
         """Tidy the elements under ``element`` (children first), then its own kids."""
         kids: list[Any] = []
         for kid in element.get("K", ()):
-            child = resolve(self.pdf, kid) if isinstance(kid, bytes | str) else None
-            if not (isinstance(child, dict) and child.get("Type") == "/StructElem"):
+            child = self._element(kid)
+            if child is None:
                 kids.append(kid)  # marked content, a marked-content or object reference
                 continue
             self.tidy(child)
@@ -81,6 +81,12 @@ class _Tree:
         if "Pg" in element and not any(isinstance(kid, int) for kid in kids):
             del element["Pg"]  # the page of marked content it holds: it holds none directly
 
+    def _element(self, kid: Any) -> Any:
+        """The structure element a kid refers to, or None (marked content, an annotation)."""
+        target = resolve(self.pdf, kid) if isinstance(kid, bytes | str) else None
+        return target if isinstance(target, dict) and target.get("Type") == "/StructElem" \
+            else None
+
     @staticmethod
     def _empty(element: Any) -> bool:
         return (element.get("S") in _EMPTY_DROPPED and not element.get("K")
@@ -93,6 +99,9 @@ class _Tree:
         """
         if not set(child) <= _PLAIN_KEYS:
             return False
+        if any(not isinstance(kid, int) and self._element(kid) is None
+               for kid in child.get("K", ())):
+            return False  # it holds an annotation (say, a link's): the parent tree names it
         content = [kid for kid in child.get("K", ()) if isinstance(kid, int)]
         if child.get("S") not in _GROUPING and not (child.get("S") == "/Div" and not content):
             return False
@@ -111,9 +120,7 @@ class _Tree:
             if isinstance(kid, int):
                 self.content[parent["Pg"]][kid] = reference
             else:
-                grandchild = resolve(self.pdf, kid)
-                if isinstance(grandchild, dict) and grandchild.get("Type") == "/StructElem":
-                    grandchild["P"] = reference
+                self._element(kid)["P"] = reference  # only elements and content are folded
         return kids
 
 
