@@ -263,7 +263,7 @@ def test_words_with_brackets_or_colons_are_shown_as_written(tmp_path: Path, cli:
                                          'label: "Expert [bold]authors :smile:"'),
         "questionnaires/items.yaml": ITEMS_YAML.replace(
             "title: Organisation", 'title: "Organisation [red]x"').replace(
-            "text: First statement", "text: First [where possible] statement"),
+            "text: First statement", "text: First [where possible] [/b] statement"),
         "panels/panel.yaml": PANEL_YAML.replace("name: Ann Example", 'name: "Ann [/b] :x:"'),
     })
     write_manifest(root)
@@ -275,8 +275,14 @@ def test_words_with_brackets_or_colons_are_shown_as_written(tmp_path: Path, cli:
     analysed = cli("analyse", "--study", str(root))
     assert analysed.exit_code == 0, analysed.stderr
     assert "Organisation [red]x" in analysed.stdout
-    assert "First [where possible] statement" in analysed.stdout
+    assert "First [where possible] [/b]" in analysed.stdout
     assert "Expert [bold]authors :smile:" in analysed.stdout
+    build_tree(root, {"rounds/round-1/returns/returns.csv":  # the rules disagree on 1.1
+                      "code,1.1,1.2,5.1,5.2\nE1,9,2,7,5\nE2,9,3,7,4\nU1,1,,9,3\n"})
+    rules = cli("analyse", "--study", str(root), "--rules", "banded,iqr,comet,rand-ucla")
+    assert rules.exit_code == 0, rules.stderr
+    assert "Items on which the rules disagree" in rules.stdout
+    assert "First [where possible] [/b]" in rules.stdout
 
 
 def test_an_error_quoting_an_emoji_code_quotes_it_as_written(make_study: Make,

@@ -388,6 +388,6 @@ def rules_view(items: list[ItemResult], settings: Settings) -> list[RenderableTy
     for name in names:
         table.add_column(name, no_wrap=True)
     for item in differ:
-        table.add_row(item.key, short(item.text, 40),
+        table.add_row(item.key, plain(short(item.text, 40)),
                       *[(item.rules or {}).get(name) or "–" for name in names])
     return [totals, Text(""), table]
