@@ -854,3 +854,25 @@ def test_an_earlier_open_answer_is_printed_in_its_box(tmp_path: Path) -> None:
     assert "/Annots" not in printed
     text = printed.extract_text()
     assert "Crème brûlée — Ελληνικά — Русский" in text and "ZZ99" not in text
+
+
+def test_a_logo_the_letters_link_to_but_is_missing_does_not_rebuild_every_run(
+        study: Path) -> None:
+    """A file the letters link to that is not there is recorded as such: the bundle is used
+    again while it stays away, and built again when it comes."""
+    from delphi.render.bundle import COVER_LETTER
+
+    letter = (Path(actions.__file__).parent.parent / "templates" / COVER_LETTER).read_text()
+    (study / "templates").mkdir()
+    (study / "templates" / COVER_LETTER).write_text(letter.replace(
+        '<div class="body">', '<div class="body"><img src="templates/logo.svg" alt="">'))
+    _send_dry(study)
+    assert json.loads((study / RECORD).read_text())["used"] == {"templates/logo.svg": None}
+    outcome, builds = _send_dry(study)
+    assert builds == [] and outcome.bundle_reused
+    (study / "templates/logo.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"/>')
+    outcome, builds = _send_dry(study)
+    assert builds == [1]
+    assert outcome.bundle_rebuilt == ["templates/logo.svg, which the cover letters show, is "
+                                      "there now"]

@@ -305,8 +305,11 @@ class _PrintBundle:
         root = folder.root.resolve()
         for used, recorded in self.record.used.items() if not reasons else ():
             shown = folder.root / used  # only a file in the study is read: the record may lie
-            if not (shown.resolve().is_relative_to(root) and shown.is_file()
-                    and file_sha256(shown) == recorded):
+            inside = shown.resolve().is_relative_to(root)
+            if recorded is None:  # the letters linked to it, and it was not there
+                if inside and shown.is_file():
+                    reasons.append(f"{used}, which the cover letters show, is there now")
+            elif not (inside and shown.is_file() and file_sha256(shown) == recorded):
                 reasons.append(f"{used}, which the cover letters show, changed")
         if not reasons:
             now = file_sha256(path)
@@ -357,7 +360,7 @@ class _PrintBundle:
                              on_done=lambda: on_done(parts[-1].code))
         built = self.clock()
         root = folder.root.resolve()
-        used = {path.relative_to(root).as_posix(): file_sha256(path) or ""
+        used = {path.relative_to(root).as_posix(): file_sha256(path)
                 for path in sorted(made.used) if path.is_relative_to(root)}
         write_bundle(folder, round_no, made.pdf, BundleRecord(
             built=built, date=self.today, deadline=self.context["deadline"], parts=parts,

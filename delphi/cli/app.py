@@ -565,7 +565,7 @@ def _print_bundle(outcome: MailOutcome, postal: int, out: Console) -> None:
     out.print(f"{head}.", markup=False, soft_wrap=True)
     if outcome.bundle_rebuilt:
         out.print("  built again: " + "; ".join(outcome.bundle_rebuilt) + ". If you printed "
-                  "the earlier one, print this one instead.", markup=False)
+                  "the earlier one, print this one instead.", markup=False, soft_wrap=True)
 
 
 def _print_mail_plan(run: MailRun, what: str, out: Console, err: Console) -> None:

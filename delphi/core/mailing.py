@@ -194,7 +194,8 @@ class BundleRecord(BaseModel):
     sha256: str  # of the bundle's PDF
     pages: int
     making: int = 1  # how delphi made it (render/bundle.py MAKING): a new way builds it again
-    used: dict[str, str] = {}  # files in the study the letters showed (a logo): SHA-256 each
+    # Files in the study the letters link to (a logo): SHA-256 each, None for one not there.
+    used: dict[str, str | None] = {}
     dry_run: bool = False  # made by ``send --dry-run``: a real run on a later day makes it anew
 
 
