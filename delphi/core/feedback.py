@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from delphi.core.analysis import GroupStats, ItemResult, RoundResult
-from delphi.core.answers import Question, questions
+from delphi.core.answers import Question, answer_key, questions
 from delphi.core.history import first_consensus, latest_rankings
 from delphi.core.models import Manifest, Settings
 from delphi.core.stats import round_half_up
@@ -78,7 +78,7 @@ class EarlierConsensus(_Frozen):
     @property
     def key(self) -> str:
         """The item id, or ``<item id>/<dimension id>`` for one dimension of a statement."""
-        return self.id if self.dimension is None else f"{self.id}/{self.dimension}"
+        return answer_key(self.id, self.dimension)
 
 
 class RankedOption(_Frozen):

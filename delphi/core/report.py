@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from delphi.core.analysis import ItemResult, RoundResult
-from delphi.core.answers import questions_by_key
+from delphi.core.answers import answer_key, questions_by_key
 from delphi.core.feedback import EarlierConsensus, earlier_consensus
 from delphi.core.history import first_consensus, latest_rankings
 from delphi.core.models import Manifest, PanelReturn, Roster, Settings
@@ -74,7 +74,7 @@ class GroupConsensus(_Frozen):
     @property
     def key(self) -> str:
         """The item id, or ``<item id>/<dimension id>`` for one dimension of a statement."""
-        return self.id if self.dimension is None else f"{self.id}/{self.dimension}"
+        return answer_key(self.id, self.dimension)
 
 
 class LowConsensus(_Frozen):
@@ -89,7 +89,7 @@ class LowConsensus(_Frozen):
     @property
     def key(self) -> str:
         """The item id, or ``<item id>/<dimension id>`` for one dimension of a statement."""
-        return self.id if self.dimension is None else f"{self.id}/{self.dimension}"
+        return answer_key(self.id, self.dimension)
 
 
 class Divergence(_Frozen):
@@ -104,7 +104,7 @@ class Divergence(_Frozen):
     @property
     def key(self) -> str:
         """The item id, or ``<item id>/<dimension id>`` for one dimension of a statement."""
-        return self.id if self.dimension is None else f"{self.id}/{self.dimension}"
+        return answer_key(self.id, self.dimension)
 
 
 class StabilityRow(_Frozen):
