@@ -9,7 +9,7 @@ import io
 import re
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -222,32 +222,44 @@ def test_two_imports_at_the_same_moment_both_land(make_study: Make, tmp_path: Pa
     assert [r.code for r in Study(study).returns(1)] == ["E1", "E2"]
 
 
-def test_an_import_killed_at_any_moment_loses_nothing(make_study: Make, tmp_path: Path) -> None:
-    """Kill ``delphi import`` at random points: the returns file is always whole, and the file
-    imported afterwards is never 'already imported' while its return is missing."""
+def killed_at_random(command: list[str], seed: int, runs: int, earliest: float,
+                     latest: float) -> Iterator[None]:
+    """Run ``command`` ``runs`` times, each killed (SIGKILL) at a moment drawn between
+    ``earliest`` and ``latest`` seconds from its start; yield after each kill, to look."""
     import os
     import random
     import signal
     import subprocess
-    import sys
     import time
+
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    chance = random.Random(seed)
+    for _ in range(runs):
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(chance.uniform(earliest, latest))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        yield
+
+
+def test_an_import_killed_at_any_moment_loses_nothing(make_study: Make, tmp_path: Path) -> None:
+    """Kill ``delphi import`` at random points: the returns file is always whole, and the file
+    imported afterwards is never 'already imported' while its return is missing."""
+    import os
+    import subprocess
+    import sys
 
     study = make_study()  # round 1 has E1, E2 and U1 in returns.csv
     (tmp_path / "late.csv").write_text("code,1.1,comment:1.1\nU2,4,'Tis late\n")
     command = [sys.executable, "-m", "delphi", "import", str(tmp_path / "late.csv"),
                "--study", str(study)]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    chance = random.Random(19)
-    for _ in range(5):
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(chance.uniform(0.1, 0.9))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    for _ in killed_at_random(command, seed=19, runs=5, earliest=0.1, latest=0.9):
         codes = [r.code for r in Study(study).returns(1)]  # whole, never half-written
         assert codes[:3] == ["E1", "E2", "U1"]
         if codes == ["E1", "E2", "U1", "U2"]:
             break
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     (late,) = [r for r in Study(study).returns(1) if r.code == "U2"]
@@ -428,27 +440,16 @@ while True:
 def test_replacing_a_round_killed_at_any_instant_loses_nothing(tmp_path: Path) -> None:
     """Kill a process that replaces round 1 over and over: the next reader always finds a
     whole round 1 (the old or the new), and no staging folder or journal is left."""
-    import os
-    import random
-    import signal
-    import subprocess
     import sys
-    import time
 
     from delphi.store.study import settle_replacements
 
     root = tmp_path / "study"
     (root / "rounds/round-1").mkdir(parents=True)
     (root / "rounds/round-1/questionnaire.yaml").write_text("v0\n")
-    chance = random.Random(19)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     seen = set()
-    for _ in range(6):
-        proc = subprocess.Popen([sys.executable, "-c", SWAPPER, str(root)], env=env,
-                                stdout=subprocess.DEVNULL)
-        time.sleep(chance.uniform(0.4, 0.8))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    for _ in killed_at_random([sys.executable, "-c", SWAPPER, str(root)], seed=19, runs=6,
+                              earliest=0.4, latest=0.8):
         study = Study(root)
         assert study.rounds() == [1]  # settles what the kill left
         seen.add((root / "rounds/round-1/questionnaire.yaml").read_text())
@@ -516,24 +517,12 @@ def test_validate_notices_a_round_that_went_missing(make_study: Make, cli: Run,
 
 
 def test_new_round_force_killed_at_random_points_leaves_a_valid_study(make_study: Make) -> None:
-    import os
-    import random
-    import signal
-    import subprocess
     import sys
-    import time
 
     study = make_study(returns=None)
     command = [sys.executable, "-m", "delphi", "new-round", "--study", str(study), "--round",
                "1", "--force", "--workers", "1"]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    chance = random.Random(1919)
-    for _ in range(3):
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(chance.uniform(0.3, 1.8))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    for _ in killed_at_random(command, seed=1919, runs=3, earliest=0.3, latest=1.8):
         folder = Study(study)
         assert folder.problems() == []  # settles first: round 1 whole, nothing missing
         assert folder.rounds() == [1]
