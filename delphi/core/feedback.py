@@ -16,7 +16,6 @@ from delphi.core.analysis import GroupStats, ItemResult, RoundResult
 from delphi.core.answers import Question, answer_key, questions
 from delphi.core.history import first_consensus, latest_rankings
 from delphi.core.models import Manifest, Settings
-from delphi.core.stats import round_half_up
 
 
 class _Frozen(BaseModel):
@@ -96,14 +95,6 @@ class RankingFeedback(_Frozen):
     title: str
     round: int
     options: list[RankedOption]
-
-
-def fmt(value: float | None) -> str:
-    """A number as printed in the terminal: one decimal, rounded half up.
-
-    What panellists and readers get is written the panel's way by ``delphi.i18n.Language``.
-    """
-    return "–" if value is None else str(round_half_up(value))
 
 
 def group_medians(item: ItemResult, settings: Settings) -> list[GroupMedian] | None:

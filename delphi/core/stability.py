@@ -167,9 +167,6 @@ def quadratic(i: int, j: int) -> float:
     return (i - j) ** 2
 
 
-WEIGHTS: dict[str, Callable[[int, int], float]] = {"linear": linear, "quadratic": quadratic}
-
-
 def weighted_kappa(table: Table, weight: Callable[[int, int], float] = linear) -> float | None:
     """Cohen's weighted kappa of a cross-table, 1 - sum(V O) / sum(V E).
 
