@@ -121,7 +121,7 @@ def _comet(answers: Tally, settings: ConsensusRule, bands: Sequence[Band],
     if shares is None:
         return None
     low, high = bands[0].name, bands[-1].name
-    against = Fraction(str(settings.comet_against))
+    against = _exactly(settings.comet_against)
     if reaches(shares[high], settings.comet_in, settings.strict) and shares[low] < against:
         return high
     if settings.comet_out == "mirror":
@@ -129,7 +129,7 @@ def _comet(answers: Tally, settings: ConsensusRule, bands: Sequence[Band],
             return low
         return None
     rated = [s for g in (groups or [answers]) if (s := g.shares(bands, unsure)) is not None]
-    if rated and all(s[high] <= Fraction(str(settings.comet_low)) for s in rated):
+    if rated and all(s[high] <= _exactly(settings.comet_low) for s in rated):
         return low
     return None
 

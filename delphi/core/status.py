@@ -122,13 +122,14 @@ def round_status(settings: Settings, roster: Roster, manifests: Mapping[int, Man
     withdrawn = [Withdrawn(code=p.code, group=p.group, date=p.withdrawn.date.isoformat(),
                            round=p.withdrawn.round, reason=p.withdrawn.reason)
                  for p in roster.panellists if p.withdrawn is not None and p.code in gone]
-    per_round = {r: _counts(m.invited, returned.get(r, set()), withdrawn_by(roster, r))
+    gone_by = {r: withdrawn_by(roster, r) for r in manifests}
+    per_round = {r: _counts(m.invited, returned.get(r, set()), gone_by[r])
                  for r, m in sorted(manifests.items())}
     attrition = []
     for r in sorted(manifests):
         if r - 1 in manifests:
             before, now = returned.get(r - 1, set()), returned.get(r, set())
-            left = (before - now) & withdrawn_by(roster, r)
+            left = (before - now) & gone_by[r]
             attrition.append(Attrition(
                 round=r, returned_previous=len(before), returned_both=len(before & now),
                 withdrawn=len(left), lost=len(before - now - left),
