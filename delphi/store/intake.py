@@ -17,6 +17,7 @@ again is a no-op; a different second return is refused unless ``--replace``.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -60,8 +61,9 @@ class _File:
     format: str
     data: bytes
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
+        """Hex SHA-256 of its bytes, hashed once (asked for up to four times an import)."""
         return sha256(self.data)
 
 
