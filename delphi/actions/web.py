@@ -154,7 +154,7 @@ class WebRound:
 
     def closed(self) -> bool:
         """Whether a later round was built while serving this one (its answers are in)."""
-        return [r for r in Study(self.root).rounds() if r > self.round] != self.later
+        return [r for r in Study(self.root).round_numbers() if r > self.round] != self.later
 
     def fields(self) -> dict[str, tuple[str, str]]:
         """Each answer field of the questionnaire's form: name -> (kind, answer key).

@@ -97,6 +97,7 @@ class Study:
 
     def __init__(self, root: Path | str = ".") -> None:
         self.root = Path(root)
+        self._settled = False  # rounds(): what a killed run left was put right
 
     # ------------------------------------------------------------------ paths
 
@@ -286,12 +287,24 @@ class Study:
         return merged
 
     def rounds(self) -> list[int]:
-        """Numbers of the rounds that have a manifest, ascending."""
+        """Numbers of the rounds that have a manifest, ascending.
+
+        What a killed run left is put right first, once for this ``Study``.
+        """
+        if self.rounds_dir.is_dir() and not self._settled:
+            settle_replacements(self)
+            self._settled = True
+        return self.round_numbers()
+
+    def round_numbers(self) -> list[int]:
+        """Numbers of the rounds that have a manifest, ascending, as the folder is now.
+
+        Settles nothing: for a reader that asks again and again (the web server, whether a
+        later round was built while it serves one), not for a command's first look.
+        """
         base = self.rounds_dir
         if not base.is_dir():
             return []
-        if "settled" not in self.__dict__:  # once: put right what a killed run left
-            self.settled = settle_replacements(self)
         found = []
         for entry in base.iterdir():
             match = ROUND_DIR.match(entry.name)
