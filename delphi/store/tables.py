@@ -34,13 +34,13 @@ class Sheet:
 
     def place(self, problems: list[Problem]) -> list[Problem]:
         """The core's problems (a row and a column name) placed in this file and cell."""
-        from openpyxl.utils import get_column_letter
+        from delphi.store.returns_csv import column_letter
 
         placed = []
         for p in problems:
             field = p.field
             if self.cells and p.line is not None and field in self.header:
-                column = get_column_letter(self.header.index(field) + 1)
+                column = column_letter(self.header.index(field))
                 field = f"cell {column}{p.line}: {field}"
             placed.append(Problem(p.message, file=self.display, line=p.line, field=field))
         return placed
