@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from delphi.core.answers import Question, answer_key, questions
+from delphi.core.answers import Question, RatingSpec, answer_key, questions
 from delphi.core.models import ConsensusRule, Manifest, PanelReturn, Roster, RuleName, Settings
 from delphi.core.rules import choice_consensus, item_verdict, verdict
 from delphi.core.stability import Stability, stability
@@ -188,10 +188,12 @@ def analyse_round(settings: Settings, manifest: Manifest, roster: Roster,
     group_of = {p.code: p.group for p in roster.panellists}
     tallies = _Tallies.of(returns, group_of)
     groups = settings.group_ids
-    items = [_entry(q, tallies, settings, rules) for q in questions(settings, manifest)]
+    asked = questions(settings, manifest)
+    items = [_entry(q, tallies, settings, rules) for q in asked]
     items = _with_ranks(items, groups)
     if previous is not None:
-        items = _with_stability(items, returns, previous, settings, manifest)
+        items = _with_stability(items, returns, previous, settings,
+                                {q.key: q.rating for q in asked})
     return RoundResult(
         study=manifest.study, round=manifest.round,
         response=_response(manifest, group_of, groups, returns), items=items,
@@ -359,11 +361,12 @@ def _open_entry(question: Question, tallies: _Tallies, settings: Settings) -> It
 
 def _with_stability(items: list[ItemResult], returns: Sequence[PanelReturn],
                     previous: tuple[int, Sequence[PanelReturn]], settings: Settings,
-                    manifest: Manifest) -> list[ItemResult]:
+                    specs: Mapping[str, RatingSpec | None]) -> list[ItemResult]:
     """Add stability since the previous round to the rating questions it asked too.
 
-    Pairs are the panellists with a numeric rating under the same answer key in both rounds:
-    an "unsure" answer is no point on the scale, so it enters no pair.
+    ``specs`` holds each question's rating settings by answer key. Pairs are the panellists
+    with a numeric rating under the same answer key in both rounds: an "unsure" answer is no
+    point on the scale, so it enters no pair.
     """
     previous_round, earlier = previous
     before: dict[str, dict[str, int]] = defaultdict(dict)
@@ -371,7 +374,6 @@ def _with_stability(items: list[ItemResult], returns: Sequence[PanelReturn],
         for key, rating in ret.ratings.items():
             if rating is not None:
                 before[key][ret.code] = rating
-    specs = {q.key: q.rating for q in questions(settings, manifest)}
     out = []
     for item in items:
         old, spec = before.get(item.key), specs.get(item.key)
