@@ -521,9 +521,11 @@ class SharedLayout:
                 else:
                     packed.append((number, bytes(obj.data)))
                 continue
-            if obj.extra.get("Type") == "/Metadata" and MARK in _raw(obj).decode("utf-8"):
-                self.metadata[number] = (_head(obj), _raw(obj).decode("utf-8"))
-                continue
+            if obj.extra.get("Type") == "/Metadata":
+                xml = _raw(obj).decode("utf-8")
+                if MARK in xml:
+                    self.metadata[number] = (_head(obj), xml)
+                    continue
             if obj.extra.get("Subtype") == "/Form":
                 drawing = _split_text(_raw(obj), self._fonts(objects, obj.extra, fonts),
                                       self.advances)
