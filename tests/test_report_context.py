@@ -9,20 +9,20 @@ import pytest
 from jinja2 import meta
 
 from delphi.core.report import ReportData
-from delphi.render.pdf import make_environment
 from delphi.render.report import TEMPLATE, ReportContext
+from delphi.render.templates import environment
 
 GLOBALS = {"fmt", "pct"}  # the environment's formatters
 
 
 def _source() -> str:
-    env = make_environment(None)
+    env = environment(None)
     assert env.loader is not None
     return env.loader.get_source(env, TEMPLATE)[0]
 
 
 def test_report_template_uses_every_context_field_and_no_other_name() -> None:
-    env = make_environment(None)
+    env = environment(None)
     assert GLOBALS <= set(env.globals)
     used = meta.find_undeclared_variables(env.parse(_source()))  # leaves out env.globals
     assert used == set(ReportContext.model_fields)

@@ -19,7 +19,8 @@ from delphi.core.models import Panellist
 from delphi.errors import DelphiError, Problem
 from delphi.i18n import Language
 from delphi.render.fonts import check_printable
-from delphi.render.pdf import Renderer, make_environment
+from delphi.render.pdf import study_fetcher
+from delphi.render.templates import environment
 
 if TYPE_CHECKING:
     from delphi.render.joined import FieldText
@@ -44,7 +45,7 @@ class Bundle:
 def cover_letters(study_root: Path, panellists: Sequence[Panellist], language: Language,
                   **context: Any) -> list[str]:
     """Each postal panellist's cover letter as HTML, checked to be printable with the fonts."""
-    letter = make_environment(study_root, language).get_template(COVER_LETTER)
+    letter = environment(study_root, language=language).get_template(COVER_LETTER)
     pages = []
     for p in panellists:
         address = "\n".join(part.strip() for part in (p.address or "").split(","))
@@ -74,11 +75,11 @@ def postal_bundle(study_root: Path, parts: Iterable[tuple[str, bytes, str]],
     from delphi.render.joined import PrintJoin
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged file: our message says it
-    renderer = Renderer(study_root, tagged=False, language=language)
-    joined = PrintJoin(_earlier_answers(renderer, language))
-    fetcher = _recording(renderer.fetcher)
+    confined, base_url = study_fetcher(study_root)
+    joined = PrintJoin(_earlier_answers(confined, base_url, language))
+    fetcher = _recording(confined)
     for html, questionnaire, name in parts:
-        joined.add(weasyprint.HTML(string=html, base_url=renderer.base_url,
+        joined.add(weasyprint.HTML(string=html, base_url=base_url,
                                    url_fetcher=fetcher).write_pdf())
         try:
             joined.add(questionnaire)
@@ -110,7 +111,7 @@ def _recording(inner: Any) -> Any:
     return Recording()
 
 
-def _earlier_answers(renderer: Renderer, language: Language) -> FieldText:
+def _earlier_answers(fetcher: Any, base_url: str, language: Language) -> FieldText:
     """Draws a panellist's earlier open answers (``own_*`` fields) for the printed page.
 
     On screen the reader draws them, with fonts for whatever script they are in; on paper
@@ -133,8 +134,8 @@ def _earlier_answers(renderer: Renderer, language: Language) -> FieldText:
                 f"font-size: {size or 9:.2f}pt; line-height: 1.15; color: rgb({colour}); "
                 "white-space: pre-wrap; overflow-wrap: anywhere }</style></head>"
                 f"<body>{markup.escape(value)}</body></html>")
-        pdf: bytes = weasyprint.HTML(string=page, base_url=renderer.base_url,
-                                     url_fetcher=renderer.fetcher).write_pdf()
+        pdf: bytes = weasyprint.HTML(string=page, base_url=base_url,
+                                     url_fetcher=fetcher).write_pdf()
         return pdf
 
     return draw

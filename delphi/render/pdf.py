@@ -16,8 +16,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment
-
 from delphi.core.fields import OWN_TEXT_PREFIX, READ_ONLY_FIELDS, own_text_field
 from delphi.i18n import Language, load_language
 from delphi.render.context import Personal, QuestionnaireContext
@@ -41,20 +39,21 @@ TEMPLATE = "questionnaire.html.j2"
 STYLESHEET = "questionnaire.css"
 
 
-def make_environment(study_root: Path | None, language: Language | None = None) -> Environment:
-    """The one Jinja2 environment of HTML templates (see :mod:`delphi.render.templates`).
-
-    Sandboxed, autoescaping, strict about undefined names, confined to the study folder, and in
-    ``language`` (English if none is given).
-    """
-    return environment(study_root, language=language)
-
-
 def stylesheet_text(study_root: Path | None) -> str:
     """The questionnaire's CSS: the study's override if it has one, else the package's."""
     if study_root is not None and (study_root / "templates" / STYLESHEET).is_file():
         return study_text(study_root, study_root / "templates" / STYLESHEET)
     return (PACKAGE_DIR / "templates" / STYLESHEET).read_text(encoding="utf-8")
+
+
+def study_fetcher(study_root: Path | None) -> tuple[Any, str]:
+    """A URL fetcher confined to the package and the study folder, and the base URL.
+
+    What weasyprint reads a study's HTML with: the base URL is where its relative links start.
+    """
+    root = study_root.resolve() if study_root is not None else None
+    roots = [PACKAGE_DIR] + ([root] if root else [])
+    return _confined_fetcher(roots), str(root or PACKAGE_DIR) + os.sep
 
 
 def _confined_fetcher(roots: Iterable[Path]) -> Any:
@@ -144,10 +143,8 @@ class Renderer:
         if language is None or isinstance(language, str):
             language = load_language(language or "en", self.study_root)
         self.language = language
-        self.template = make_environment(self.study_root, language).get_template(TEMPLATE)
-        roots = [PACKAGE_DIR] + ([self.study_root] if self.study_root else [])
-        self.fetcher = _confined_fetcher(roots)
-        self.base_url = str(self.study_root or PACKAGE_DIR) + os.sep
+        self.template = environment(self.study_root, language=language).get_template(TEMPLATE)
+        self.fetcher, self.base_url = study_fetcher(self.study_root)
         fonts = font_configuration()
         own = weasyprint.CSS(string=stylesheet_text(self.study_root), url_fetcher=self.fetcher,
                              base_url=self.base_url, font_config=fonts)

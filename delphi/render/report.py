@@ -26,8 +26,9 @@ from delphi.core.subgroups import Finding
 from delphi.i18n import Language
 from delphi.render.charts import band_chart, chart_labels
 from delphi.render.lean import compact
-from delphi.render.pdf import Renderer, make_environment
+from delphi.render.pdf import study_fetcher
 from delphi.render.tags import lean_tags
+from delphi.render.templates import environment
 
 TEMPLATE = "report.html.j2"
 LARGEST = 8  # subgroup differences listed even when none passes the FDR threshold
@@ -561,7 +562,7 @@ def report_context(data: ReportData, results: dict[int, RoundResult],
 def html(study_root: Path, data: ReportData, results: dict[int, RoundResult],
          language: Language) -> str:
     """The report as HTML."""
-    env = make_environment(study_root, language)
+    env = environment(study_root, language=language)
     env.globals.update(pct=lambda share: language.percent(share, 1))
     context = report_context(data, results, language)
     return env.get_template(TEMPLATE).render(
@@ -576,7 +577,7 @@ def pdf(study_root: Path, html_text: str, language: Language) -> bytes:
         lean_tags(made)
         compact(made)
 
-    renderer = Renderer(study_root, language=language)
-    return weasyprint.HTML(string=html_text, base_url=renderer.base_url,  # type: ignore[no-any-return]
-                           url_fetcher=renderer.fetcher).write_pdf(pdf_variant="pdf/ua-1",
-                                                                   finisher=finish)
+    fetcher, base_url = study_fetcher(study_root)
+    return weasyprint.HTML(string=html_text, base_url=base_url,  # type: ignore[no-any-return]
+                           url_fetcher=fetcher).write_pdf(pdf_variant="pdf/ua-1",
+                                                          finisher=finish)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from delphi.core.web import Answers
 from delphi.i18n import Language, load_language
 from delphi.render.context import ItemView, Personal, QuestionnaireContext
-from delphi.render.pdf import make_environment
+from delphi.render.templates import environment
 
 STYLESHEET = "web/web.css"
 
@@ -81,7 +81,7 @@ class Pages:
 
     def __init__(self, study_root: Path | None, language: Language | None = None) -> None:
         self.language = language or load_language()
-        self.env: Environment = make_environment(study_root, self.language)
+        self.env: Environment = environment(study_root, language=self.language)
         loader = self.env.loader
         assert loader is not None
         self.style = Markup(loader.get_source(self.env, STYLESHEET)[0])
