@@ -21,7 +21,7 @@ from delphi.core.analysis import RoundResult
 from delphi.core.feedback import item_feedback
 from delphi.core.models import StabilitySettings
 from delphi.core.report import ReportData
-from delphi.core.stability import RELEVANT, Stability, chosen
+from delphi.core.stability import Stability, chosen, relevant
 from delphi.core.subgroups import Finding
 from delphi.i18n import Language
 from delphi.render.charts import band_chart, chart_labels
@@ -250,8 +250,7 @@ def stability_notes(s: Stability, rule: StabilitySettings, language: Language) -
              "chi2_individual_expected_below_5": _("expected < 5"),
              "chi2_group_undefined": _("one rating throughout"),
              "chi2_group_expected_below_5": _("expected < 5")}
-    relevant = ("no_pairs", *RELEVANT[rule.statistic])
-    return [words[c] for c in s.caveats if c in relevant]
+    return [words[c] for c in relevant(s, rule)]
 
 
 class StabilityTable(BaseModel):
