@@ -116,6 +116,20 @@ class QuestionnaireContext(_Context):
     earlier_consensus: list[EarlierConsensus]
     rankings: list[RankingFeedback]
 
+    def rated_items(self) -> list[str]:
+        """Keys of the answers whose feedback shows the panellist's own answer, in order."""
+        return [row.key for section in self.sections for item in section.items
+                for row in item.rows if row.feedback]
+
+    def text_items(self) -> list[str]:
+        """Ids of the open questions that show the panellist's own earlier answer, in order.
+
+        In a PDF their values are read-only form fields, never page text: a text of any
+        length cannot keep the layout of a fixed-width slot (:mod:`delphi.render.personalise`).
+        """
+        return [item.id for section in self.sections for item in section.items
+                if item.own_text_field]
+
 
 NO_RATING = "no rating"  # the English of Personal.no_rating
 EM_PER_CHAR = 0.6  # the average advance of the own-answer slot's bold font ("no rating": 5.4em)
@@ -275,10 +289,7 @@ def personals(context: QuestionnaireContext, invited: Sequence[str],
     rows with feedback, and the texts of open questions asked again.
     """
     by_key = {q.key: q for q in previous}
-    keys = [row.key for section in context.sections for item in section.items
-            for row in item.rows if row.feedback]
-    texts = [item.id for section in context.sections for item in section.items
-             if item.own_text_field]
+    keys, texts = context.rated_items(), context.text_items()
     given = {r.code: r for r in returns}
     # Translators: printed after "Your rating in round N:" when the panellist gave none; short.
     no_rating = language._("no rating")

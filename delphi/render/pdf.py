@@ -29,7 +29,6 @@ from delphi.render.personalise import (
     check_slots,
     placeholders,
     slot_values,
-    text_items,
     unproven_versions,
 )
 from delphi.render.tags import lean_tags
@@ -124,7 +123,7 @@ def _finish(document: Any, pdf: Any, texts: Mapping[str, str] | None = None) -> 
 def _own_texts(context: QuestionnaireContext, me: Personal | Placeholders) -> dict[str, str]:
     """The ``own_*`` fields' values for ``me``, by field name."""
     return {own_text_field(item_id): me.texts.get(item_id, "")
-            for item_id in text_items(context)}
+            for item_id in context.text_items()}
 
 
 class _Captured(Exception):

@@ -96,25 +96,9 @@ class Placeholders:
         return self.answers[key]
 
 
-def rated_items(context: Any) -> list[str]:
-    """Keys of the answers whose feedback shows the panellist's own answer, in slot order."""
-    return [row.key for section in context.sections for item in section.items
-            for row in item.rows if row.feedback]
-
-
-def text_items(context: Any) -> list[str]:
-    """Ids of the open questions that show the panellist's own earlier answer, in slot order.
-
-    Their slots are the values of read-only form fields, never page text: a text of any
-    length cannot keep the layout of a fixed-width slot.
-    """
-    return [item.id for section in context.sections for item in section.items
-            if item.own_text_field]
-
-
 def placeholders(context: Any, personals: Iterable[Any]) -> Placeholders:
     """The template's ``me`` for the shared layout of ``context`` for these panellists."""
-    keys, texts = rated_items(context), text_items(context)
+    keys, texts = context.rated_items(), context.text_items()
     chars: set[str] = set()
     for me in personals:
         chars.update(me.code)
@@ -132,10 +116,10 @@ def placeholders(context: Any, personals: Iterable[Any]) -> Placeholders:
 def slot_values(context: Any, me: Any) -> dict[int, str]:
     """What each slot says on ``me``'s questionnaire."""
     values = {CODE_SLOT: me.code, GLYPH_SLOT: ""}
-    keys = rated_items(context)
+    keys = context.rated_items()
     for k, key in enumerate(keys):
         values[FIRST_RATING_SLOT + k] = me.own(key)
-    for k, item_id in enumerate(text_items(context), start=FIRST_RATING_SLOT + len(keys)):
+    for k, item_id in enumerate(context.text_items(), start=FIRST_RATING_SLOT + len(keys)):
         values[k] = me.texts.get(item_id, "")
     return values
 
