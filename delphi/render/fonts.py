@@ -21,6 +21,7 @@ from pathlib import Path
 
 from delphi.core.fields import decode_id
 from delphi.errors import DelphiError, Problem
+from delphi.render.templates import VOID_ELEMENTS
 
 # Characters that print nothing of their own: spaces, line breaks, controls, format characters
 # (direction marks, joiners, soft hyphens) and variation selectors.
@@ -119,7 +120,7 @@ class _Texts(HTMLParser):
         self.texts: list[tuple[str | None, str]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("br", "img", "input", "meta", "link", "hr", "wbr", "col", "source"):
+        if tag in VOID_ELEMENTS:
             return
         element = dict(attrs).get("id")
         item = decode_id(element[5:]) if element and element.startswith("item-") else None

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
+from delphi.render.templates import VOID_ELEMENTS
+
 MARK = "\u00a4"
 CODE_SLOT, GLYPH_SLOT, FIRST_RATING_SLOT = 0, 1, 2
 PLACEHOLDER_RE = re.compile(f"{MARK}([0-9]+){MARK}")
@@ -157,10 +159,6 @@ def check_slots(html: str) -> None:
                                         f"whole text of an element of class 'slot'), in <{tag}>")
 
     Slots().feed(html)
-
-
-VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-                 "source", "track", "wbr"}
 
 
 # ------------------------------------------------------------------------ the shared layout

@@ -50,6 +50,9 @@ from delphi.i18n import Language, load_language
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_BYTES = 2 * 1024 * 1024  # a study's own template or stylesheet
+# HTML elements without an end tag: parsers of the rendered HTML never wait for one.
+VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
+                           "meta", "source", "track", "wbr"})
 
 
 def confined_file(study_root: Path, path: Path) -> Path:
