@@ -43,6 +43,7 @@ class MailRun:
     missing_pdfs: list[str]
     default_rate: float | None
     contents: dict[str, Content]  # per recipient: the PDF, a private link, or both
+    reminders: dict[str, int]  # per panellist: reminders the mail log says were sent
 
     @property
     def with_links(self) -> int:
@@ -109,7 +110,8 @@ def plan_mail(study: Path | str, kind: Kind, round: int | None = None,
     needed += mailing.by_post if kind == "questionnaire" else []
     missing = [p.code for p in needed if not _is_pdf(folder.questionnaire_pdf(round_no, p.code))]
     mail = folder.settings.mail
-    return MailRun(folder, round_no, mailing, missing, mail.rate if mail else None, contents)
+    return MailRun(folder, round_no, mailing, missing, mail.rate if mail else None, contents,
+                   reminders_sent(entries))
 
 
 def run_mail(run: MailRun, dry_run: bool = False, rate: float | None = None,
@@ -196,7 +198,6 @@ class _Posting:
         self.env = environment(folder.root, "templates/mail", html=False,
                                language=folder.language)
         self.log = _mail_log(folder, run.round)
-        self.reminders = reminders_sent(self.log.entries())
         self.template = ("questionnaire.txt.j2" if run.mailing.kind == "questionnaire"
                          else "reminder.txt.j2")
         self.compiled = self.env.get_template(self.template)  # its errors before anything
@@ -243,7 +244,7 @@ class _Posting:
         text = self.compiled.render(
             panellist=p, sender=self.sender, link=link, attached=pdf is not None,
             study=folder.settings.title, round=round_no, deadline=self.deadline,
-            number=self.reminders.get(p.code, 0) + 1)
+            number=self.run.reminders.get(p.code, 0) + 1)
         message = build_message(text, self.template, self.sender, p, pdf,
                                 f"delphi-round-{round_no}-{p.code}.pdf")
         return message, pdf, link
